@@ -1,0 +1,67 @@
+"""Masks read from a folder of images (white = hole), e.g. NVIDIA's irregular masks, by ratio bin."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from raysearch.config import MaskConfig
+from raysearch.errors import UserError
+from raysearch.masks.registry import MASKS, MaskSampler
+
+_NVIDIA_BUCKET = 2000  # NVIDIA's files come in buckets of 2,000 by hole ratio, 0.1 wide each
+_MAX_LOADED = 2000  # masks kept in memory per run
+
+
+def nvidia_bucket(path: Path) -> tuple[float, float] | None:
+    """The (low, high] hole-ratio bucket that NVIDIA's file numbering promises, if it is one."""
+    m = re.fullmatch(r"\d{5}", path.stem)
+    if not m:
+        return None
+    b = int(path.stem) // _NVIDIA_BUCKET
+    return (round(0.1 * b, 1), round(0.1 * (b + 1), 1))
+
+
+def load_mask(path: Path, size: int) -> np.ndarray:
+    """A mask image resized to ``size`` (area averaging, then threshold): 1 = hole."""
+    raw = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if raw is None:
+        raise ValueError(f"{path}: not a readable image")
+    small = cv2.resize(raw, (size, size), interpolation=cv2.INTER_AREA)
+    return (small >= 128).astype(np.float32)
+
+
+@MASKS.register("folder")
+def folder_mask(cfg: MaskConfig, size: int) -> MaskSampler:
+    """Uniform choice among the folder's masks whose ratio, at this size, lies in the bin."""
+    if not cfg.folder:
+        raise UserError("mask.kind 'folder' needs mask.folder: a folder of mask PNGs (white = hole)")
+    folder = Path(cfg.folder)
+    if not folder.is_dir():
+        raise UserError(f"mask.folder {folder} is not a folder")
+    lo, hi = cfg.ratio
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    # skip files whose NVIDIA bucket cannot overlap the bin, and load in a fixed shuffled order
+    files = [f for f in files if (b := nvidia_bucket(f)) is None or (b[0] < hi and b[1] > lo)]
+    order = np.random.default_rng(0).permutation(len(files))
+    masks: list[np.ndarray] = []
+    for k in order:
+        try:
+            m = load_mask(files[k], size)
+        except ValueError:
+            continue
+        if lo < m.mean() <= hi:
+            masks.append(m)
+            if len(masks) >= min(_MAX_LOADED, max(cfg.bank_size, 64)):
+                break
+    if not masks:
+        raise UserError(f"mask.folder {folder}: no mask with hole ratio in ({lo}, {hi}] at {size}px")
+    stack = np.stack(masks)
+
+    def sample(rng: np.random.Generator) -> np.ndarray:
+        return stack[int(rng.integers(len(stack)))].copy()
+
+    return sample

@@ -1,0 +1,84 @@
+"""Image-quality metrics on the composite (known pixels pasted back), images in [0, 1].
+
+Each metric is a pure function ``(pred, target, mask) -> per-image tensor (B,)``, registered by name.
+SSIM follows scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False, data_range=1)``: 11x11 Gaussian window, mean over the valid region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from raysearch.registry import Registry
+
+Metric = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+METRICS: Registry[Metric] = Registry("metric")
+
+_SSIM_SIGMA = 1.5
+_SSIM_RADIUS = 5  # scikit-image: int(truncate 3.5 * sigma + 0.5) -> an 11-pixel window
+_K1, _K2 = 0.01, 0.03
+
+
+def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Generated pixels in the hole, the known image elsewhere (mask: 1 = hole)."""
+    return output * mask + image * (1 - mask)
+
+
+@METRICS.register("psnr")
+def psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    mse = (pred - target).pow(2).flatten(1).mean(1)
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
+
+
+def _gaussian_window(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    x = torch.arange(-_SSIM_RADIUS, _SSIM_RADIUS + 1, device=device, dtype=dtype)
+    g = torch.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
+    g = g / g.sum()
+    return g
+
+
+def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Separable Gaussian filter over the valid region only (no padding), per channel."""
+    c = x.shape[1]
+    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pixel SSIM over the valid region, shape (B, C, H-10, W-10)."""
+    g = _gaussian_window(pred.device, pred.dtype)
+    c1, c2 = _K1**2, _K2**2
+    mu_x, mu_y = _blur(pred, g), _blur(target, g)
+    sxx = _blur(pred * pred, g) - mu_x**2
+    syy = _blur(target * target, g) - mu_y**2
+    sxy = _blur(pred * target, g) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
+    den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
+    return num / den
+
+
+@METRICS.register("ssim")
+def ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    return ssim_map(pred.double(), target.double()).flatten(1).mean(1).to(pred.dtype)
+
+
+@METRICS.register("l1")
+def l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    return (pred - target).abs().flatten(1).mean(1)
+
+
+@METRICS.register("l1_hole")
+def l1_hole(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over hole pixels only (all channels)."""
+    diff = (pred - target).abs() * mask
+    hole = mask.expand_as(diff).flatten(1).sum(1).clamp_min(1.0)
+    return diff.flatten(1).sum(1) / hole
+
+
+def evaluate_batch(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                   names: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """Every (or the named) registered metric on one batch; per-image values."""
+    return {n: METRICS.get(n)(pred, target, mask) for n in (names or METRICS.names())}

@@ -1,0 +1,6 @@
+"""Training one configuration, without Ray."""
+
+from raysearch.train.checkpoint import load_checkpoint, load_generator
+from raysearch.train.loop import train
+
+__all__ = ["train", "load_checkpoint", "load_generator"]
