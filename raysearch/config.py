@@ -56,6 +56,13 @@ class ModelConfig:
     base_channels: int = 32
     critic_channels: int = 32
     critic_depth: int = 3
+    critic_conditional: bool = False  # critic also sees the broken image and the mask
+    hole_fill: str = "zero"  # what the generator sees in the hole: zero | mean | nearest | telea
+    scales: int = 3  # multiscale_context: sub-encoders at full, 1/2 and 1/4 resolution (1..3)
+    aggregation: str = "concat"  # multiscale_context: add | concat the sub-encoders' features
+    rfr_iterations: int = 6  # rfr_unet: recurrent feature-reasoning passes, shared weights (1..8)
+    rfr_attention: bool = True  # rfr_unet: knowledge-consistent attention in each pass
+    max_dilation: int = 0  # largest rate of dilated convolutions (0 = largest valid, at most 16)
 
 
 @dataclass
@@ -68,6 +75,14 @@ class LossConfig:
     l1_valid: float = 1.0
     gp_weight: float = 10.0
     gp_region: str = "hole"  # hole | all: where the gradient penalty is taken
+    clip_value: float = 0.01  # wgan_clip: critic weights are clipped to [-clip_value, clip_value]
+    perceptual_weight: float = 0.0  # VGG feature L1 on output and composite
+    style_weight: float = 0.0  # Gram-matrix L1 on the same VGG features
+    tv_weight: float = 0.0  # total variation of the composite
+    vgg: str = "vgg16_relu3_3"  # feature layers: vgg16_relu3_3 | vgg19 (relu1_1 .. relu5_1)
+    vgg_weights: str = ""  # torchvision VGG state_dict file; empty = torch's hub cache
+    vgg_random: bool = False  # random VGG weights instead (tests only: the loss is meaningless)
+    recon_only_epochs: int = 0  # first epochs without critic or adversarial term (two-stage)
 
 
 @dataclass
@@ -254,12 +269,8 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(0.0 <= lo < hi <= 0.9, where,
              f"mask.ratio must be (low, high] with 0 <= low < high <= 0.9, got [{lo}, {hi}]")
     _require(m.bank_size >= 1, where, f"mask.bank_size must be at least 1, got {m.bank_size}")
-    _require(cfg.model.depth >= 1 and d.image_size >> cfg.model.depth >= 2, where,
-             f"model.depth must leave at least 2x2 features: depth {cfg.model.depth} at "
-             f"{d.image_size}px (max {(d.image_size // 2).bit_length() - 1})")
-    _require(cfg.model.base_channels >= 4, where, "model.base_channels must be at least 4")
-    _require(cfg.loss.gp_region in ("hole", "all"), where,
-             f"loss.gp_region must be 'hole' or 'all', got {cfg.loss.gp_region!r}")
+    _check_model(cfg, where)
+    _check_loss(cfg, where)
     for key in ("lr_g", "lr_d"):
         v = getattr(cfg.optim, key)
         _require(0.0 < v < 1.0, where, f"optim.{key} must be in (0, 1), got {v}")
@@ -269,6 +280,46 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(t.device in ("auto", "cpu", "cuda"), where,
              f"train.device must be auto, cpu or cuda; got {t.device!r}")
     _require(t.checkpoint_every >= 1, where, "train.checkpoint_every must be at least 1")
+
+
+def _max_depth(size: int) -> int:
+    """Halvings that keep the side a whole number and at least 2."""
+    depth = 0
+    while size % 2 == 0 and size // 2 >= 2:
+        size //= 2
+        depth += 1
+    return depth
+
+
+def _check_model(cfg: Config, where: str) -> None:
+    m, size = cfg.model, cfg.data.image_size
+    _require(1 <= m.depth <= _max_depth(size), where,
+             f"model.depth must halve {size}px exactly down to at least 2x2: depth {m.depth} "
+             f"(1..{_max_depth(size)} at {size}px)")
+    _require(m.base_channels >= 4, where, "model.base_channels must be at least 4")
+    _require(m.critic_channels >= 4, where, "model.critic_channels must be at least 4")
+    _require(m.critic_depth >= 1, where, "model.critic_depth must be at least 1")
+    _require(1 <= m.scales <= 3, where, f"model.scales must be 1, 2 or 3, got {m.scales}")
+    _require(m.aggregation in ("add", "concat"), where,
+             f"model.aggregation must be 'add' or 'concat', got {m.aggregation!r}")
+    _require(1 <= m.rfr_iterations <= 8, where,
+             f"model.rfr_iterations must be 1..8, got {m.rfr_iterations}")
+    _require(0 <= m.max_dilation <= 16, where,
+             f"model.max_dilation must be 0 (largest valid) to 16, got {m.max_dilation}")
+
+
+def _check_loss(cfg: Config, where: str) -> None:
+    lo = cfg.loss
+    _require(lo.gp_region in ("hole", "all"), where,
+             f"loss.gp_region must be 'hole' or 'all', got {lo.gp_region!r}")
+    for key in ("adv_weight", "l1_hole", "l1_valid", "gp_weight", "perceptual_weight",
+                "style_weight", "tv_weight"):
+        v = getattr(lo, key)
+        _require(v >= 0.0, where, f"loss.{key} must be at least 0, got {v}")
+    _require(lo.clip_value > 0.0, where, f"loss.clip_value must be positive, got {lo.clip_value}")
+    _require(0 <= lo.recon_only_epochs < cfg.train.epochs, where,
+             f"loss.recon_only_epochs must be 0..train.epochs-1 ({cfg.train.epochs - 1}), "
+             f"got {lo.recon_only_epochs}")
 
 
 def load_yaml(path: Path) -> Any:
