@@ -5,11 +5,24 @@ from __future__ import annotations
 from torch import nn
 
 from raysearch.config import Config
-from raysearch.models import critics as critics  # noqa: F401  (registers)
-from raysearch.models import skip_encoder_decoder as skip_encoder_decoder  # noqa: F401
-from raysearch.models.registry import CRITICS, GENERATORS
+from raysearch.models import coarse_to_fine as coarse_to_fine
+from raysearch.models import critics as critics
+from raysearch.models import multiscale_context as multiscale_context
+from raysearch.models import rfr_unet as rfr_unet
+from raysearch.models import skip_encoder_decoder as skip_encoder_decoder
+from raysearch.models import unet as unet
+from raysearch.models.hole_fill import HOLE_FILLS
+from raysearch.models.registry import CRITICS, GENERATOR_CHECKS, GENERATORS
 
-__all__ = ["GENERATORS", "CRITICS", "build_generator", "build_critic", "count_parameters"]
+__all__ = [
+    "CRITICS",
+    "GENERATORS",
+    "GENERATOR_CHECKS",
+    "HOLE_FILLS",
+    "build_critic",
+    "build_generator",
+    "count_parameters",
+]
 
 
 def build_generator(cfg: Config) -> nn.Module:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from raysearch.config import Config
+from raysearch.errors import UserError
+from raysearch.models.hole_fill import HoleFill
+
 
 def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
     """4x4 stride-2 convolution, optional batch norm, LeakyReLU(0.2): halves the size."""
@@ -22,6 +26,51 @@ def up(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The broken image and its mask as one 4-channel input."""
-    return torch.cat([image * (1 - mask), mask], dim=1)
+def masked_input(image: torch.Tensor, mask: torch.Tensor, fill: HoleFill) -> torch.Tensor:
+    """The broken image (hole zeroed, then pre-filled) and its mask as one 4-channel input."""
+    return torch.cat([fill(image, mask), mask], dim=1)
+
+
+def critic_input(image: torch.Tensor, mask: torch.Tensor, conditional: bool) -> torch.Tensor:
+    """What a critic sees: the image, or (conditional) the image, the broken image and the mask."""
+    if not conditional:
+        return image
+    return torch.cat([image, image * (1 - mask), mask], dim=1)
+
+
+def critic_channels(conditional: bool) -> int:
+    return 7 if conditional else 3
+
+
+def valid_dilations(feature_size: int, max_dilation: int, rates: tuple[int, ...] = (2, 4, 8, 16)
+                    ) -> list[int]:
+    """The rates (of ``rates``) a 3x3 dilated convolution can use on ``feature_size`` features.
+
+    A rate must stay below the side of the map (its outer taps then reach inside it, and reflect
+    padding needs it) and at most ``max_dilation`` when that is set (0 = no cap).
+    """
+    cap = max_dilation or max(rates)
+    return [r for r in rates if r < feature_size and r <= cap]
+
+
+def check_max_dilation(cfg: Config, feature_size: int) -> None:
+    """A set ``model.max_dilation`` must be usable on the generator's ``feature_size`` map."""
+    rate = cfg.model.max_dilation
+    if rate and rate >= feature_size:
+        raise UserError(
+            f"model.max_dilation {rate} is too large for {cfg.model.generator} at "
+            f"{cfg.data.image_size}px: its dilated convolutions run on "
+            f"{feature_size}x{feature_size} features, so rates must be below {feature_size} "
+            "(or 0: the largest valid)"
+        )
+
+
+def decoder(chans: list[int], cin: int) -> nn.Sequential:
+    """Transposed-convolution decoder from ``cin`` channels up through ``chans`` (deepest first)
+    to a Tanh RGB image: ``len(chans)`` doublings of the side."""
+    layers: list[nn.Module] = []
+    for cout in chans[1:]:
+        layers.append(up(cin, cout))
+        cin = cout
+    layers += [nn.ConvTranspose2d(cin, 3, 4, 2, 1), nn.Tanh()]
+    return nn.Sequential(*layers)

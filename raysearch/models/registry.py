@@ -4,7 +4,11 @@ A generator builder takes the whole ``Config`` and returns an ``nn.Module`` whos
 ``forward(image, mask)`` gets the masked image in [-1, 1] (hole pixels zeroed) and the mask
 (1 = hole), and returns the output image in [-1, 1], or a tuple whose last item is the output and
 whose earlier items are intermediate outputs (e.g. a coarse stage) that also get a reconstruction
-loss. A critic builder returns a module whose ``forward(image, mask)`` gives one score per image.
+loss. A critic builder returns a module whose ``forward(image, mask)`` gives one score per image
+(B,), or one per patch (B, P); adversarial losses average over all scores.
+
+``GENERATOR_CHECKS`` holds, for the generators that need one, a check of the config beyond plain
+ranges (sizes the architecture cannot take): ``check(cfg)`` raises a UserError naming the key.
 """
 
 from __future__ import annotations
@@ -19,3 +23,4 @@ from raysearch.registry import Registry
 Builder = Callable[[Config], nn.Module]
 GENERATORS: Registry[Builder] = Registry("generator")
 CRITICS: Registry[Builder] = Registry("critic")
+GENERATOR_CHECKS: Registry[Callable[[Config], None]] = Registry("generator check")
