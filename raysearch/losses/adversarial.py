@@ -1,7 +1,9 @@
 """Adversarial losses, registered by name. Each has a critic loss and a generator loss (as in LaMa).
 
 ``critic_loss(critic, real, fake, mask)`` returns the loss and a dict of floats to log;
-``generator_loss(critic, fake, mask)`` returns the generator's adversarial term.
+``generator_loss(critic, fake, mask)`` returns the generator's adversarial term;
+``after_critic_step(critic)`` runs after each critic update (weight clipping needs it).
+Critic scores may be per image (B,) or per patch (B, P): every loss averages over all of them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from raysearch.config import LossConfig
@@ -22,6 +25,8 @@ class AdversarialLoss(Protocol):
 
     def generator_loss(self, critic: nn.Module, fake: torch.Tensor,
                        mask: torch.Tensor) -> torch.Tensor: ...
+
+    def after_critic_step(self, critic: nn.Module) -> None: ...
 
 
 ADVERSARIAL: Registry[Callable[[LossConfig], AdversarialLoss]] = Registry("adversarial loss")
@@ -40,7 +45,27 @@ def masked_gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.T
     return ((norm - 1) ** 2).mean()
 
 
-class WassersteinGP:
+class RaiseFakeScore:
+    """Shared defaults: the generator raises its fakes' mean score; nothing after a critic step."""
+
+    def generator_loss(self, critic: nn.Module, fake: torch.Tensor,
+                       mask: torch.Tensor) -> torch.Tensor:
+        return -critic(fake, mask).mean()
+
+    def after_critic_step(self, critic: nn.Module) -> None:
+        pass
+
+
+class Wasserstein(RaiseFakeScore):
+    """Wasserstein critic: real scores up, fake scores down, unbounded."""
+
+    def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                    mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        wdist = critic(real, mask).mean() - critic(fake, mask).mean()
+        return -wdist, {"wdist": float(wdist.detach())}
+
+
+class WassersteinGP(Wasserstein):
     """Wasserstein critic with gradient penalty (Gulrajani et al.), penalty region configurable."""
 
     def __init__(self, cfg: LossConfig) -> None:
@@ -49,15 +74,71 @@ class WassersteinGP:
 
     def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                     mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        wdist = critic(real, mask).mean() - critic(fake, mask).mean()
+        loss, logs = super().critic_loss(critic, real, fake, mask)
         gp = masked_gradient_penalty(critic, real, fake, mask if self.hole_only else None)
-        return -wdist + self.gp_weight * gp, {"wdist": float(wdist.detach()), "gp": float(gp.detach())}
+        return loss + self.gp_weight * gp, {**logs, "gp": float(gp.detach())}
+
+
+class WassersteinClip(Wasserstein):
+    """The original WGAN (Arjovsky et al.): critic weights clipped after every step."""
+
+    def __init__(self, cfg: LossConfig) -> None:
+        self.clip = cfg.clip_value
+
+    @torch.no_grad()
+    def after_critic_step(self, critic: nn.Module) -> None:
+        for p in critic.parameters():
+            p.clamp_(-self.clip, self.clip)
+
+
+class BoundedScores(RaiseFakeScore):
+    """Losses that read real and fake scores through a saturating function (hinge, logistic)."""
+
+    def objective(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                    mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        s_real, s_fake = critic(real, mask), critic(fake, mask)
+        gap = float((s_real.mean() - s_fake.mean()).detach())
+        return self.objective(s_real, s_fake), {"score_gap": gap}
+
+
+class Hinge(BoundedScores):
+    """Hinge loss (SN-GAN, SAGAN): the critic pushes real scores above 1 and fakes below -1."""
+
+    def objective(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
+        return F.relu(1 - s_real).mean() + F.relu(1 + s_fake).mean()
+
+
+class BinaryCrossEntropy(BoundedScores):
+    """The original GAN loss on logits; the generator uses the non-saturating form."""
+
+    def objective(self, s_real: torch.Tensor, s_fake: torch.Tensor) -> torch.Tensor:
+        return (F.binary_cross_entropy_with_logits(s_real, torch.ones_like(s_real))
+                + F.binary_cross_entropy_with_logits(s_fake, torch.zeros_like(s_fake)))
 
     def generator_loss(self, critic: nn.Module, fake: torch.Tensor,
                        mask: torch.Tensor) -> torch.Tensor:
-        return -critic(fake, mask).mean()
+        s_fake = critic(fake, mask)
+        return F.binary_cross_entropy_with_logits(s_fake, torch.ones_like(s_fake))
 
 
 @ADVERSARIAL.register("wgan_gp")
 def build_wgan_gp(cfg: LossConfig) -> AdversarialLoss:
     return WassersteinGP(cfg)
+
+
+@ADVERSARIAL.register("wgan_clip")
+def build_wgan_clip(cfg: LossConfig) -> AdversarialLoss:
+    return WassersteinClip(cfg)
+
+
+@ADVERSARIAL.register("hinge")
+def build_hinge(cfg: LossConfig) -> AdversarialLoss:
+    return Hinge()
+
+
+@ADVERSARIAL.register("bce")
+def build_bce(cfg: LossConfig) -> AdversarialLoss:
+    return BinaryCrossEntropy()

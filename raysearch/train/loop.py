@@ -26,7 +26,7 @@ from torch import nn
 from raysearch.config import Config, save_config
 from raysearch.data import FaceData, load_faces
 from raysearch.errors import DivergedError
-from raysearch.losses import ADVERSARIAL, weighted_l1
+from raysearch.losses import ADVERSARIAL, ContentLoss, require_vgg_weights
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
 from raysearch.models import build_critic, build_generator, count_parameters
@@ -140,13 +140,16 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     if ddp.rank == 0:
         save_config(cfg, run_dir / "config.yaml")
 
+    require_vgg_weights(cfg)  # before the data: a missing file should not cost a decode
     torch.manual_seed(cfg.train.seed)
     data = data if data is not None else load_faces(cfg.data)
     generator = build_generator(cfg).to(device)
     critic = build_critic(cfg).to(device)
     adversarial = ADVERSARIAL.get(cfg.loss.adversarial)(cfg.loss)
-    opt_g = torch.optim.Adam(generator.parameters(), cfg.optim.lr_g, (cfg.optim.beta1, cfg.optim.beta2))
-    opt_d = torch.optim.Adam(critic.parameters(), cfg.optim.lr_d, (cfg.optim.beta1, cfg.optim.beta2))
+    content = ContentLoss(cfg.loss).to(device)
+    betas = (cfg.optim.beta1, cfg.optim.beta2)
+    opt_g = torch.optim.Adam(generator.parameters(), cfg.optim.lr_g, betas)
+    opt_d = torch.optim.Adam(critic.parameters(), cfg.optim.lr_d, betas)
 
     start_epoch = 1
     if resume_from is not None:
@@ -178,6 +181,9 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])
         sums = {"loss_g": 0.0, "loss_d": 0.0, "l1": 0.0, "wdist": 0.0}
+        # two-stage training: reconstruction alone first, then the critic and adversarial term join
+        adversarial_on = epoch > cfg.loss.recon_only_epochs
+        loss_d, logs = torch.zeros(()), {}
         steps = seen = 0
         for step, idx in enumerate(_batches(len(train_images), batch, rng, ddp)):
             real = train_images[torch.from_numpy(idx).to(device)]
@@ -186,21 +192,23 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             outs = out if isinstance(out, tuple) else (out,)
             fake = composite(outs[-1], real, mask)
 
-            for _ in range(cfg.optim.critic_steps):
+            for _ in range(cfg.optim.critic_steps if adversarial_on else 0):
                 loss_d, logs = adversarial.critic_loss(critic, real, fake.detach(), mask)
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 _average_gradients(critic, ddp.world)
                 opt_d.step()
+                adversarial.after_critic_step(critic)
             _check_finite(float(loss_d), "critic loss", epoch, step)
 
-            rec = sum(weighted_l1(o, real, mask, cfg.loss.l1_hole, cfg.loss.l1_valid) for o in outs)
-            for p in critic.parameters():
-                p.requires_grad_(False)
-            adv = adversarial.generator_loss(critic, fake, mask)
-            for p in critic.parameters():
-                p.requires_grad_(True)
-            loss_g = rec + cfg.loss.adv_weight * adv
+            loss_g, terms = content(outs, real, mask)
+            if adversarial_on:
+                for p in critic.parameters():
+                    p.requires_grad_(False)
+                adv = adversarial.generator_loss(critic, fake, mask)
+                for p in critic.parameters():
+                    p.requires_grad_(True)
+                loss_g = loss_g + cfg.loss.adv_weight * adv
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             _average_gradients(generator, ddp.world)
@@ -209,8 +217,9 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
 
             sums["loss_g"] += float(loss_g)
             sums["loss_d"] += float(loss_d)
-            sums["l1"] += float(rec)
             sums["wdist"] += logs.get("wdist", 0.0)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v
             steps += 1
             seen += len(idx)
         if device.type == "cuda":
