@@ -3,6 +3,12 @@
 Each metric is a pure function ``(pred, target, mask) -> per-image tensor (B,)``, registered by name.
 SSIM follows scikit-image's ``structural_similarity(gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1)``: 11x11 Gaussian window, mean over the valid region.
+
+MS-SSIM (Wang et al. 2003) is made valid from 32 px: the standard 5 scales with the 11x11 window
+need 176 px. Here: 3 scales (full, 1/2, 1/4 by 2x2 averaging), the SSIM Gaussian (sigma 1.5) cut to
+7x7 (+-2 sigma), and Wang's three finest-scale weights (0.0448, 0.2856, 0.3001) renormalised to sum
+to 1; the coarsest of 32 px is 8 px, still a whole window. Negative contrast-structure means are
+clamped to 0 before the fractional powers (as pytorch-msssim does), per channel, then averaged.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ METRICS: Registry[Metric] = Registry("metric")
 _SSIM_SIGMA = 1.5
 _SSIM_RADIUS = 5  # scikit-image: int(truncate 3.5 * sigma + 0.5) -> an 11-pixel window
 _K1, _K2 = 0.01, 0.03
+_MS_SSIM_RADIUS = 3
+_MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001)
 
 
 def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -33,8 +41,9 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = N
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
 
 
-def _gaussian_window(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    x = torch.arange(-_SSIM_RADIUS, _SSIM_RADIUS + 1, device=device, dtype=dtype)
+def _gaussian_window(device: torch.device, dtype: torch.dtype, radius: int = _SSIM_RADIUS
+                     ) -> torch.Tensor:
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
     g = torch.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
     g = g / g.sum()
     return g
@@ -47,22 +56,42 @@ def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-pixel SSIM over the valid region, shape (B, C, H-10, W-10)."""
-    g = _gaussian_window(pred.device, pred.dtype)
+def ssim_terms(pred: torch.Tensor, target: torch.Tensor, g: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-pixel SSIM and its contrast-structure factor over the valid region of window ``g``."""
     c1, c2 = _K1**2, _K2**2
     mu_x, mu_y = _blur(pred, g), _blur(target, g)
     sxx = _blur(pred * pred, g) - mu_x**2
     syy = _blur(target * target, g) - mu_y**2
     sxy = _blur(pred * target, g) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + c1) * (2 * sxy + c2)
-    den = (mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2)
-    return num / den
+    cs = (2 * sxy + c2) / (sxx + syy + c2)
+    return (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs, cs
+
+
+def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pixel SSIM over the valid region, shape (B, C, H-10, W-10)."""
+    return ssim_terms(pred, target, _gaussian_window(pred.device, pred.dtype))[0]
 
 
 @METRICS.register("ssim")
 def ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     return ssim_map(pred.double(), target.double()).flatten(1).mean(1).to(pred.dtype)
+
+
+@METRICS.register("ms_ssim")
+def ms_ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
+            ) -> torch.Tensor:
+    """Three-scale MS-SSIM with a 7x7 window (see the module docstring), valid from 32 px."""
+    x, y = pred.double(), target.double()
+    g = _gaussian_window(x.device, x.dtype, _MS_SSIM_RADIUS)
+    weights = torch.tensor(_MS_SSIM_WEIGHTS, dtype=x.dtype) / sum(_MS_SSIM_WEIGHTS)
+    score = torch.ones(x.shape[:2], dtype=x.dtype, device=x.device)
+    for j, w in enumerate(weights.tolist()):
+        full, cs = ssim_terms(x, y, g)
+        last = j == len(weights) - 1
+        score = score * (full if last else cs).flatten(2).mean(2).clamp_min(0) ** w
+        x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+    return score.mean(1).to(pred.dtype)
 
 
 @METRICS.register("l1")

@@ -11,7 +11,7 @@ from raysearch.config import MaskConfig
 from raysearch.masks.registry import MASKS, MaskSampler
 
 
-def _target_ratio(rng: np.random.Generator, lo: float, hi: float) -> float:
+def target_ratio(rng: np.random.Generator, lo: float, hi: float) -> float:
     """A ratio strictly inside (lo, hi], away from the open end."""
     return float(rng.uniform(lo + 0.1 * (hi - lo), hi))
 
@@ -31,12 +31,34 @@ def center_mask(cfg: MaskConfig, size: int) -> MaskSampler:
     return sample
 
 
-def _rect(rng: np.random.Generator, size: int, area: float) -> np.ndarray:
-    aspect = math.exp(rng.uniform(math.log(0.5), math.log(2.0)))
+def box_size(size: int, area: float, aspect: float) -> tuple[int, int]:
+    """(height, width) of a box of about ``area`` pixels and height/width ``aspect`` that fits."""
     h = min(size, max(1, round(math.sqrt(area * aspect))))
     w = min(size, max(1, round(area / h)))
-    top = int(rng.integers(0, size - h + 1))
-    left = int(rng.integers(0, size - w + 1))
+    return h, w
+
+
+def redraw_into_bin(draw: MaskSampler, cfg: MaskConfig, size: int, what: str) -> MaskSampler:
+    """A sampler that redraws until the hole ratio lies in the bin (100 tries, then ValueError)."""
+    lo, hi = cfg.ratio
+
+    def sample(rng: np.random.Generator) -> np.ndarray:
+        for _ in range(100):
+            mask = draw(rng)
+            if lo < mask.mean() <= hi:
+                return mask
+        raise ValueError(f"cannot fit {what} with hole ratio in ({lo}, {hi}] at {size}px")
+
+    return sample
+
+
+def _rect(rng: np.random.Generator, size: int, area: float) -> np.ndarray:
+    h, w = box_size(size, area, math.exp(rng.uniform(math.log(0.5), math.log(2.0))))
+    return filled_box(size, int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1)),
+                      h, w)
+
+
+def filled_box(size: int, top: int, left: int, h: int, w: int) -> np.ndarray:
     mask = np.zeros((size, size), np.float32)
     mask[top : top + h, left : left + w] = 1.0
     return mask
@@ -47,14 +69,10 @@ def rect_mask(cfg: MaskConfig, size: int) -> MaskSampler:
     """One rectangle at a random place, aspect 1:2 to 2:1, with area ratio inside the bin."""
     lo, hi = cfg.ratio
 
-    def sample(rng: np.random.Generator) -> np.ndarray:
-        for _ in range(100):
-            mask = _rect(rng, size, _target_ratio(rng, lo, hi) * size * size)
-            if lo < mask.mean() <= hi:
-                return mask
-        raise ValueError(f"cannot fit a rectangle with hole ratio in ({lo}, {hi}] at {size}px")
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        return _rect(rng, size, target_ratio(rng, lo, hi) * size * size)
 
-    return sample
+    return redraw_into_bin(draw, cfg, size, "a rectangle")
 
 
 def _stroke(rng: np.random.Generator, size: int, max_width: float) -> np.ndarray:
