@@ -11,11 +11,11 @@ from collections.abc import Callable
 import numpy as np
 
 from raysearch.config import MaskConfig
-from raysearch.masks import folder as folder  # noqa: F401  (registers the built-in kinds)
-from raysearch.masks import shapes as shapes  # noqa: F401
+from raysearch.masks import folder as folder
+from raysearch.masks import shapes as shapes
 from raysearch.masks.registry import MASKS, MaskSampler
 
-__all__ = ["MASKS", "MaskSampler", "build_mask_sampler", "mask_bank", "hole_ratio"]
+__all__ = ["MASKS", "MaskSampler", "build_mask_sampler", "hole_ratio", "mask_bank"]
 
 
 def build_mask_sampler(cfg: MaskConfig, size: int) -> MaskSampler:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from raysearch.config import Config
-from raysearch.models import critics as critics  # noqa: F401  (registers)
-from raysearch.models import skip_encoder_decoder as skip_encoder_decoder  # noqa: F401
+from raysearch.models import critics as critics
+from raysearch.models import skip_encoder_decoder as skip_encoder_decoder
 from raysearch.models.registry import CRITICS, GENERATORS
 
-__all__ = ["GENERATORS", "CRITICS", "build_generator", "build_critic", "count_parameters"]
+__all__ = ["CRITICS", "GENERATORS", "build_critic", "build_generator", "count_parameters"]
 
 
 def build_generator(cfg: Config) -> nn.Module:
