@@ -105,7 +105,8 @@ def submit(space_path: Path | None, data: str | None, num_samples: int, max_epoc
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="Config YAML (default: defaults).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Config YAML (default: built-in defaults).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results/train"),
               show_default=True, help="Run folder: checkpoints, metrics.jsonl, sample grids.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key.")
