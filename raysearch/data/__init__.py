@@ -9,7 +9,7 @@ from raysearch.data.embedded import embedded_faces
 from raysearch.data.faces import FaceData, load_folder, split_indices
 from raysearch.data.parquet import is_parquet_location, load_parquet, pack_folder
 
-__all__ = ["FaceData", "load_faces", "pack_folder", "check_data_path"]
+__all__ = ["FaceData", "check_data_path", "load_faces", "pack_folder"]
 
 
 def check_data_path(path: str) -> None:

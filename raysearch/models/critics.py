@@ -72,7 +72,9 @@ class LocalCritic(nn.Module):
         boxes = hole_crop_boxes(mask, c)
 
         def cut(x: torch.Tensor) -> torch.Tensor:
-            return torch.stack([x[i, :, t : t + c, s : s + c] for i, (t, s) in enumerate(boxes)])
+            return torch.stack(
+                [x[i, :, top : top + c, left : left + c] for i, (top, left) in enumerate(boxes)]
+            )
 
         return self.net(cut(image), cut(mask))
 

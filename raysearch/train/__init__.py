@@ -3,4 +3,4 @@
 from raysearch.train.checkpoint import load_checkpoint, load_generator
 from raysearch.train.loop import train
 
-__all__ = ["train", "load_checkpoint", "load_generator"]
+__all__ = ["load_checkpoint", "load_generator", "train"]

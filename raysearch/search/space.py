@@ -1,0 +1,221 @@
+"""Search-space files: YAML a researcher can read, turned into an Optuna define-by-run function.
+
+```yaml
+description: what this space is for
+metric: val_psnr                # optional default for --metric
+fixed:                          # dotted config keys -> values, the same in every trial
+  data.image_size: 32
+parameters:                     # dotted config keys -> distributions
+  optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}
+  model.depth: {type: int, low: 2, high: 4}
+  model.skip: {type: categorical, choices: [true, false]}
+  model.rfr_iterations: {type: int, low: 1, high: 8, when: {model.generator: rfr_unet}}
+```
+``when`` makes a parameter exist only when an earlier parameter (or a fixed key) has one of the
+given values. Every key is checked against the config schema, every bound and choice against the
+config's own validation, before anything starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raysearch.config import Config, config_from_dict, key_type, load_yaml, merge_dotted
+from raysearch.errors import UserError
+
+TYPES = ("float", "int", "categorical")
+_PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
+_TOP_KEYS = {"description", "metric", "mode", "fixed", "parameters"}
+METRICS = {"val_psnr": "max", "val_ssim": "max", "val_l1": "min", "val_l1_hole": "min",
+           "val_ms_ssim": "max"}
+
+
+@dataclass
+class Param:
+    """One searched config key."""
+
+    name: str
+    type: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: list[Any] = field(default_factory=list)
+    when: dict[str, list[Any]] = field(default_factory=dict)
+
+    def values_to_check(self) -> list[Any]:
+        """Values at the edges of the distribution, each validated against the config."""
+        return list(self.choices) if self.type == "categorical" else [self.low, self.high]
+
+    def suggest(self, trial: Any) -> Any:
+        if self.type == "float":
+            return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
+        if self.type == "int":
+            return trial.suggest_int(self.name, self.low, self.high, log=self.log,
+                                     step=int(self.step or 1))
+        return trial.suggest_categorical(self.name, self.choices)
+
+
+@dataclass
+class DefineByRun:
+    """Picklable define-by-run function for OptunaSearch (Tune saves the searcher)."""
+
+    params: list[Param]
+    fixed: dict[str, Any]
+
+    def __call__(self, trial: Any) -> None:
+        chosen: dict[str, Any] = dict(self.fixed)
+        for p in self.params:
+            if all(chosen.get(k) in vs for k, vs in p.when.items()):
+                chosen[p.name] = p.suggest(trial)
+        # fixed values are already in every trial's base config: return nothing extra
+
+
+@dataclass
+class SearchSpace:
+    """A parsed search-space file."""
+
+    path: str
+    description: str = ""
+    metric: str | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+    params: list[Param] = field(default_factory=list)
+
+    def define_by_run(self) -> DefineByRun:
+        """``f(optuna_trial)``: suggests only the parameters whose conditions hold."""
+        return DefineByRun(list(self.params), dict(self.fixed))
+
+    def trial_config(self, base: Config, sampled: dict[str, Any]) -> Config:
+        """The full config of one trial: base, then fixed values, then the sampled ones."""
+        raw = merge_dotted(base.to_dict(), {**self.fixed, **sampled}, where=f"{self.path}")
+        return config_from_dict(raw, where=self.path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"description": self.description, "metric": self.metric, "fixed": self.fixed,
+                "parameters": {p.name: _param_dict(p) for p in self.params}}
+
+
+def _param_dict(p: Param) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": p.type}
+    if p.type == "categorical":
+        d["choices"] = p.choices
+    else:
+        d.update(low=p.low, high=p.high)
+        if p.log:
+            d["log"] = True
+        if p.step is not None:
+            d["step"] = p.step
+    if p.when:
+        d["when"] = p.when
+    return d
+
+
+def _number(value: Any, where: str, what: str, integer: bool) -> float | int:
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)  # YAML 1.1 reads 1e-4 as a string
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"{where}: {what} must be a number, got {value!r}")
+    if integer:
+        if not float(value).is_integer():
+            raise UserError(f"{where}: {what} must be an integer for type int, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _parse_param(name: str, spec: Any, where: str, known: set[str]) -> Param:
+    at = f"{where}: parameters.{name}"
+    key_type(name)  # unknown config keys are refused with the valid ones listed
+    if not isinstance(spec, dict):
+        raise UserError(f"{at} must be a mapping like {{type: float, low: 0.1, high: 1}}")
+    unknown = sorted(set(spec) - _PARAM_KEYS)
+    if unknown:
+        raise UserError(f"{at}: unknown field {unknown[0]!r} (valid: {', '.join(sorted(_PARAM_KEYS))})")
+    kind = spec.get("type")
+    if kind not in TYPES:
+        raise UserError(f"{at}: type must be one of {', '.join(TYPES)}, got {kind!r}")
+    p = Param(name=name, type=kind)
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise UserError(f"{at}: categorical needs a non-empty list 'choices'")
+        p.choices = choices
+    else:
+        for k in ("low", "high"):
+            if k not in spec:
+                raise UserError(f"{at}: type {kind} needs '{k}'")
+        p.low = _number(spec["low"], at, "low", kind == "int")
+        p.high = _number(spec["high"], at, "high", kind == "int")
+        if p.low >= p.high:
+            raise UserError(f"{at}: empty or inverted range low={p.low} high={p.high} "
+                            "(need low < high; use 'fixed' for a single value)")
+        p.log = bool(spec.get("log", False))
+        if p.log and p.low <= 0:
+            raise UserError(f"{at}: log scale needs low > 0, got {p.low}")
+        if "step" in spec:
+            p.step = _number(spec["step"], at, "step", kind == "int")
+            if p.step <= 0 or p.log:
+                raise UserError(f"{at}: step must be > 0 and cannot be combined with log")
+    when = spec.get("when", {})
+    if not isinstance(when, dict):
+        raise UserError(f"{at}: 'when' must map a parameter to a value or list of values")
+    for cond, values in when.items():
+        if cond not in known:
+            raise UserError(f"{at}: 'when' refers to {cond!r}, which is neither a parameter "
+                            "listed above this one nor a fixed key")
+        p.when[cond] = values if isinstance(values, list) else [values]
+    return p
+
+
+def parse_space(raw: Any, where: str) -> SearchSpace:
+    if not isinstance(raw, dict):
+        raise UserError(f"{where}: a search space must be a mapping with 'parameters' "
+                        "(and optionally 'fixed', 'metric', 'description')")
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise UserError(f"{where}: unknown top-level key {unknown[0]!r} "
+                        f"(valid: {', '.join(sorted(_TOP_KEYS))})")
+    fixed = raw.get("fixed") or {}
+    params_raw = raw.get("parameters") or {}
+    if not isinstance(fixed, dict) or not isinstance(params_raw, dict):
+        raise UserError(f"{where}: 'fixed' and 'parameters' must be mappings of dotted config keys")
+    if not params_raw:
+        raise UserError(f"{where}: 'parameters' is empty: nothing to search")
+    metric = raw.get("metric")
+    if metric is not None and metric not in METRICS:
+        raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    space = SearchSpace(path=where, description=str(raw.get("description", "")), metric=metric,
+                        fixed=dict(fixed))
+    known = set(fixed)
+    for name, spec in params_raw.items():
+        if name in fixed:
+            raise UserError(f"{where}: {name} is both fixed and searched; keep one")
+        space.params.append(_parse_param(str(name), spec, where, known))
+        known.add(str(name))
+    return space
+
+
+def validate_space(space: SearchSpace, base: Config,
+                   check: Callable[[Config], None] | None = None) -> None:
+    """Build a config at every bound and choice so bad values fail now, not inside a trial."""
+    default = space.trial_config(base, {})
+    if check is not None:
+        check(default)
+    for p in space.params:
+        for v in p.values_to_check():
+            try:
+                cfg = default.with_overrides({p.name: v}, where=space.path)
+                if check is not None:
+                    check(cfg)
+            except UserError as e:
+                raise UserError(f"{space.path}: parameters.{p.name} value {v!r} is not valid: "
+                                f"{str(e).split(': ', 1)[-1]}") from None
+
+
+def load_space(path: Path) -> SearchSpace:
+    return parse_space(load_yaml(path), where=str(path))
