@@ -9,6 +9,7 @@ The weights come from a file (``loss.vgg_weights``) or torch's hub cache; nothin
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def require_vgg_weights(cfg: Config) -> None:
 def _load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as e:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(f"{path}: not a readable torch weights file ({e})") from None
     if not isinstance(state, dict):
         raise UserError(f"{path}: not a state_dict")
@@ -97,6 +98,9 @@ def _load_state(path: Path) -> dict[str, torch.Tensor]:
 
 class VGGFeatures(nn.Module):
     """Frozen VGG ``features`` cut after the last layer used; returns the chosen layers' outputs."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, cfg: LossConfig) -> None:
         super().__init__()

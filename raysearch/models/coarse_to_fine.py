@@ -68,12 +68,13 @@ def feature_size(cfg: Config) -> int:
     return cfg.data.image_size // 4
 
 
-@GENERATORS.register("coarse_to_fine")
-def build_coarse_to_fine(cfg: Config) -> nn.Module:
-    rates = valid_dilations(feature_size(cfg), cfg.model.max_dilation)
-    return CoarseToFine(cfg.model.base_channels, rates, cfg.model.hole_fill)
-
-
 @GENERATOR_CHECKS.register("coarse_to_fine")
 def check_coarse_to_fine(cfg: Config) -> None:
     check_max_dilation(cfg, feature_size(cfg))
+
+
+@GENERATORS.register("coarse_to_fine")
+def build_coarse_to_fine(cfg: Config) -> nn.Module:
+    check_coarse_to_fine(cfg)
+    rates = valid_dilations(feature_size(cfg), cfg.model.max_dilation)
+    return CoarseToFine(cfg.model.base_channels, rates, cfg.model.hole_fill)

@@ -58,8 +58,8 @@ def nearest_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 @HOLE_FILLS.register("telea")
 def telea_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """OpenCV's fast-marching inpainting (Telea 2004) on the 8-bit image, per sample."""
-    pixels = ((image.detach().clamp(-1, 1) + 1) * 127.5).round().byte()
-    pixels = pixels.permute(0, 2, 3, 1).cpu().numpy()
+    as_bytes = ((image.detach().clamp(-1, 1) + 1) * 127.5).round().byte()
+    pixels = as_bytes.permute(0, 2, 3, 1).cpu().numpy()
     holes = (mask[:, 0].detach().cpu().numpy() > 0.5).astype(np.uint8)
     filled = np.stack([
         cv2.inpaint(np.ascontiguousarray(p), h, _TELEA_RADIUS, cv2.INPAINT_TELEA) if h.any() else p

@@ -27,6 +27,8 @@ class PartialConv(nn.Module):
     one pixel around the hole's edge. ``known`` is (B, 1, H, W), 1 = known.
     """
 
+    window: torch.Tensor
+
     def __init__(self, cin: int, cout: int, k: int = 3) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, k, 1, k // 2, bias=False)

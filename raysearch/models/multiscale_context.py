@@ -42,15 +42,16 @@ class MultiScaleContext(nn.Module):
         return self.decoder(merged)
 
 
-@GENERATORS.register("multiscale_context")
-def build_multiscale_context(cfg: Config) -> nn.Module:
-    m = cfg.model
-    return MultiScaleContext(m.depth, m.base_channels, m.scales, m.aggregation, m.hole_fill)
-
-
 @GENERATOR_CHECKS.register("multiscale_context")
 def check_multiscale_context(cfg: Config) -> None:
     m = cfg.model
     if m.depth < m.scales:
         raise UserError(f"model.depth {m.depth} is too small for model.scales {m.scales}: the "
                         f"1/{2 ** (m.scales - 1)}-scale encoder needs depth >= scales")
+
+
+@GENERATORS.register("multiscale_context")
+def build_multiscale_context(cfg: Config) -> nn.Module:
+    check_multiscale_context(cfg)
+    m = cfg.model
+    return MultiScaleContext(m.depth, m.base_channels, m.scales, m.aggregation, m.hole_fill)

@@ -113,13 +113,14 @@ def feature_size(cfg: Config) -> int:
     return cfg.data.image_size // 8
 
 
-@GENERATORS.register("rfr_unet")
-def build_rfr_unet(cfg: Config) -> nn.Module:
-    m = cfg.model
-    rates = branch_rates(feature_size(cfg), m.max_dilation)
-    return RFRUNet(m.base_channels, m.rfr_iterations, rates, m.rfr_attention, m.hole_fill)
-
-
 @GENERATOR_CHECKS.register("rfr_unet")
 def check_rfr_unet(cfg: Config) -> None:
     check_max_dilation(cfg, feature_size(cfg))
+
+
+@GENERATORS.register("rfr_unet")
+def build_rfr_unet(cfg: Config) -> nn.Module:
+    check_rfr_unet(cfg)
+    m = cfg.model
+    rates = branch_rates(feature_size(cfg), m.max_dilation)
+    return RFRUNet(m.base_channels, m.rfr_iterations, rates, m.rfr_attention, m.hole_fill)

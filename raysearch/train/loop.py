@@ -183,7 +183,8 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
         sums = {"loss_g": 0.0, "loss_d": 0.0, "l1": 0.0, "wdist": 0.0}
         # two-stage training: reconstruction alone first, then the critic and adversarial term join
         adversarial_on = epoch > cfg.loss.recon_only_epochs
-        loss_d, logs = torch.zeros(()), {}
+        loss_d = torch.zeros(())
+        logs: dict[str, float] = {}
         steps = seen = 0
         for step, idx in enumerate(_batches(len(train_images), batch, rng, ddp)):
             real = train_images[torch.from_numpy(idx).to(device)]
@@ -199,7 +200,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 _average_gradients(critic, ddp.world)
                 opt_d.step()
                 adversarial.after_critic_step(critic)
-            _check_finite(float(loss_d), "critic loss", epoch, step)
+            _check_finite(float(loss_d.detach()), "critic loss", epoch, step)
 
             loss_g, terms = content(outs, real, mask)
             if adversarial_on:
@@ -213,10 +214,10 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             loss_g.backward()
             _average_gradients(generator, ddp.world)
             opt_g.step()
-            _check_finite(float(loss_g), "generator loss", epoch, step)
+            _check_finite(float(loss_g.detach()), "generator loss", epoch, step)
 
-            sums["loss_g"] += float(loss_g)
-            sums["loss_d"] += float(loss_d)
+            sums["loss_g"] += float(loss_g.detach())
+            sums["loss_d"] += float(loss_d.detach())
             sums["wdist"] += logs.get("wdist", 0.0)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v

@@ -1,4 +1,4 @@
-"""Inference helpers on plain uint8 images (no model): Poisson blending of the hole."""
+"""Poisson blending of a generated hole (plain uint8 images, no model): OpenCV seamlessClone."""
 
 from __future__ import annotations
 
