@@ -200,7 +200,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 _average_gradients(critic, ddp.world)
                 opt_d.step()
                 adversarial.after_critic_step(critic)
-            _check_finite(float(loss_d.detach()), "critic loss", epoch, step)
+            _check_finite(loss_d.item(), "critic loss", epoch, step)
 
             loss_g, terms = content(outs, real, mask)
             if adversarial_on:
@@ -214,10 +214,10 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             loss_g.backward()
             _average_gradients(generator, ddp.world)
             opt_g.step()
-            _check_finite(float(loss_g.detach()), "generator loss", epoch, step)
+            _check_finite(loss_g.item(), "generator loss", epoch, step)
 
-            sums["loss_g"] += float(loss_g.detach())
-            sums["loss_d"] += float(loss_d.detach())
+            sums["loss_g"] += loss_g.item()
+            sums["loss_d"] += loss_d.item()
             sums["wdist"] += logs.get("wdist", 0.0)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
