@@ -10,8 +10,6 @@ import pytest
 
 from raysearch.blending import poisson_blend
 
-CELEBA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "celeba"
-
 
 def smooth_image(size: int = 64, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -45,13 +43,11 @@ def seam(result: np.ndarray, mask: np.ndarray) -> float:
 
 
 @pytest.mark.data
-def test_on_real_faces_blending_narrows_the_seam() -> None:
-    if not CELEBA.is_dir():
-        pytest.skip(f"real data absent: {CELEBA}")
+def test_on_real_faces_blending_narrows_the_seam(celeba_dir: Path) -> None:
     from raysearch.data.faces import decode_face
 
     seams = []
-    for f in sorted(CELEBA.glob("*.jpg"))[:20]:
+    for f in sorted(celeba_dir.glob("*.jpg"))[:20]:
         image = decode_face(f, 64, "celeba")
         output = np.clip(image.astype(int) + 25, 0, 255).astype(np.uint8)
         mask = np.zeros((64, 64), np.uint8)

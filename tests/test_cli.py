@@ -37,7 +37,7 @@ def _space(tmp_path: Path, text: str) -> str:
     ("parameters:\n  model.dept: {type: int, low: 1, high: 2}\n", [],
      "unknown config key 'model.dept'"),
     ("parameters:\n  model.generator: {type: categorical, choices: [pix2pix]}\n", [],
-     "unknown generator 'pix2pix'; known: skip_encoder_decoder"),
+     "unknown generator 'pix2pix'; known: coarse_to_fine, multiscale_context"),
     ("parameters:\n  model.depth: {type: int, low: 3, high: 2}\n", [], "empty or inverted range"),
     (GOOD_SPACE, ["--num-samples", "0"], "--num-samples must be at least 1"),
     (GOOD_SPACE, ["--data", "/no/such/faces"], "data path /no/such/faces does not exist"),

@@ -14,7 +14,7 @@ from raysearch.masks import MASKS, build_mask_sampler, mask_bank
 BINS = [(0.0, 0.1), (0.1, 0.2), (0.3, 0.4), (0.5, 0.6)]
 
 
-@pytest.mark.parametrize("kind", ["rect", "brush"])
+@pytest.mark.parametrize("kind", ["rect", "brush", "face_parts"])
 @pytest.mark.parametrize("ratio", BINS)
 @pytest.mark.parametrize("size", [32, 64, 128])
 def test_drawn_masks_inside_bin(kind: str, ratio: tuple[float, float], size: int) -> None:

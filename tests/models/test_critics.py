@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny import box_masks, faces, tiny_config
 
 from raysearch.models import CRITICS, build_critic
 from raysearch.models.critics import hole_crop_boxes
+from tests.models.tiny import box_masks, faces, tiny_config
 
 
 @pytest.mark.parametrize("conditional", [False, True])

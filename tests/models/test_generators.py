@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny import box_masks, faces, tiny_config
 
 from raysearch.build import validate_names
 from raysearch.errors import UserError
 from raysearch.losses import ADVERSARIAL
 from raysearch.metrics import composite
 from raysearch.models import CRITICS, GENERATORS, build_critic, build_generator, count_parameters
+from tests.models.tiny import box_masks, faces, tiny_config
 
 
 def final(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -70,6 +70,7 @@ def test_generator_cannot_see_the_hole_it_fills(generator_name: str) -> None:
         assert torch.equal(final(gen(real, mask)), final(gen(real * (1 - mask), mask)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("generator_name", GENERATORS.names())
 def test_every_size_divisible_by_16_from_32_to_256(generator_name: str) -> None:
     for size in range(32, 257, 16):

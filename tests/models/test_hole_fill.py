@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from tiny import box_masks, celeba_faces, faces
 
 from raysearch.models.hole_fill import HOLE_FILLS, HoleFill
+from tests.models.tiny import box_masks, celeba_faces, faces
 
 
 @pytest.mark.parametrize("kind", HOLE_FILLS.names())
@@ -49,8 +51,9 @@ def test_telea_continues_a_smooth_gradient() -> None:
 
 
 @pytest.mark.data
-def test_on_real_faces_a_guess_from_the_surroundings_beats_zeros_and_the_mean() -> None:
-    image = celeba_faces(64, 64)
+def test_on_real_faces_a_guess_from_the_surroundings_beats_zeros_and_the_mean(celeba_dir: Path
+                                                                               ) -> None:
+    image = celeba_faces(celeba_dir, 64, 64)
     mask = box_masks(len(image), 64)
     hole = mask.expand_as(image) == 1
     error = {k: float((HoleFill(k)(image, mask) - image)[hole].abs().mean())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny import box_masks, faces, tiny_config
 
 from raysearch.losses import ContentLoss
 from raysearch.metrics import composite, l1_hole
 from raysearch.models import GENERATORS, build_generator
+from tests.models.tiny import box_masks, faces, tiny_config
 
 STEPS = 60
 
@@ -20,6 +20,7 @@ def hole_l1(gen: torch.nn.Module, real: torch.Tensor, mask: torch.Tensor) -> flo
         return float(l1_hole(composite(out, real, mask), real, mask).mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("generator_name", GENERATORS.names())
 def test_fixed_batch_overfits(generator_name: str) -> None:
     cfg = tiny_config(32, generator=generator_name, base_channels=16)

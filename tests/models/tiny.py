@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 from raysearch.config import Config, config_from_dict
@@ -38,14 +37,8 @@ def box_masks(n: int, size: int) -> torch.Tensor:
     return m
 
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def celeba_faces(n: int, size: int) -> torch.Tensor:
-    """The first ``n`` real CelebA faces (skips the test when ../shared/data is absent)."""
-    folder = SHARED_DATA / "celeba"
-    if not folder.is_dir():
-        pytest.skip(f"real data absent: {folder} (clone with ../shared beside the repo)")
+def celeba_faces(folder: Path, n: int, size: int) -> torch.Tensor:
+    """The first ``n`` real CelebA faces of ``folder`` (the ``celeba_dir`` fixture)."""
     files = sorted(folder.glob("*.jpg"))[:n]
     arr = np.stack([decode_face(f, size, "celeba") for f in files])
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1
