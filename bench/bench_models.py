@@ -11,6 +11,12 @@ Each family runs in its own process so that memory is its own: peak memory is th
 resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), given whole and above the
 baseline measured after imports and data loading. tracemalloc would miss torch's allocations.
 
+The machine is shared, so wall-clock speed varies with other people's jobs: each family runs
+``--repeat`` times and the fastest run is kept, and the table also gives CPU seconds per training
+image (user + system time of the process over the epochs after the first), which other jobs
+change far less. Children run with ``OMP_WAIT_POLICY=PASSIVE`` so that threads waiting for a
+descheduled sibling sleep instead of spinning (spinning would bill the wait as CPU time).
+
     python bench/bench_models.py                      # print the table
     python bench/bench_models.py --write BENCHMARKS.md  # and replace its "Model families" section
 """
@@ -67,9 +73,17 @@ def measure(family: str, epochs: int, batch: int, images: int) -> dict[str, Any]
     data = load_faces(cfg.data)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rates: list[float] = []
+    cpu: list[float] = []
+
+    def report(metrics: dict[str, float], _ckpt: Path | None) -> None:
+        rates.append(metrics["images_per_s"])
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        cpu.append(use.ru_utime + use.ru_stime)
+
     with tempfile.TemporaryDirectory() as run:
-        train(cfg, Path(run), data=data, report=lambda m, _ckpt: rates.append(m["images_per_s"]))
+        train(cfg, Path(run), data=data, report=report)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    per_epoch = len(data.train) // batch * batch  # full batches only, as the loop takes them
     return {
         "family": family,
         "generator_params": count_parameters(build_generator(cfg)),
@@ -77,6 +91,7 @@ def measure(family: str, epochs: int, batch: int, images: int) -> dict[str, Any]
         "critic": cfg.model.critic,
         "losses": loss_summary(cfg),
         "images_per_s": statistics.median(rates[1:]),  # the first epoch warms up
+        "cpu_s_per_image": (cpu[-1] - cpu[0]) / (per_epoch * (len(cpu) - 1)),
         "peak_rss_mib": peak_kib / 1024,
         "above_baseline_mib": (peak_kib - baseline_kib) / 1024,
     }
@@ -101,16 +116,17 @@ def machine() -> str:
         pass
     import torch
 
-    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} (CPU, "
-            f"{torch.get_num_threads()} threads), Python {platform.python_version()}; "
-            f"load average at the end {load}")
+            f"{torch.get_num_threads()} threads), Python {platform.python_version()}")
 
 
-def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+def table(rows: list[dict[str, Any]], args: argparse.Namespace, load_before: str) -> str:
     lines = [
         SECTION, "",
-        f"Measured {time.strftime('%Y-%m-%d')} with `python bench/bench_models.py` on {machine()}.",
+        f"Measured {time.strftime('%Y-%m-%d')} with `python bench/bench_models.py --repeat "
+        f"{args.repeat}` on {machine()}; load average (1 / 5 / 15 min) {load_before} before and "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after: other people's jobs shared "
+        "the two cores.",
         f"Each family trains {args.epochs} epochs of {args.images - args.images // 10} embedded faces "
         f"at 64 px, batch {args.batch}, through `raysearch.train.train` with its preset's fixed "
         "settings, RFR's published perceptual and style weights, and default widths (base 32 "
@@ -118,17 +134,21 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "U-Net and multi-scale depth 4; one critic step per generator step). Images/s: median "
         "over the epochs after the first, one generator step and its critic step per batch, "
         f"validation excluded; the fastest of {args.repeat} run(s) per family, as the machine is "
-        "shared. Peak memory: the "
-        "process's peak RSS (`getrusage` ru_maxrss; one process per family), and how much of it "
-        "came after imports and data loading. VGG losses ran with random weights (same compute).",
+        "shared. CPU s / image: process CPU time (user + system, both cores) per training image "
+        "over the same epochs, validation of 16 images included; less sensitive to other jobs "
+        "(on an idle machine images/s would approach 2 / that figure, both cores busy). "
+        "Peak memory: the process's peak RSS (`getrusage` ru_maxrss; one process per family), "
+        "and how much of it came after imports and data loading. VGG losses ran with random "
+        "weights (same compute).",
         "",
         "| family | critic | losses | generator params | critic params | train images/s "
-        "| peak RSS MiB | above baseline MiB |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| CPU s / image | peak RSS MiB | above baseline MiB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['family']} | {r['critic']} | {r['losses']} | {r['generator_params']:,} "
-                     f"| {r['critic_params']:,} | {r['images_per_s']:.1f} | {r['peak_rss_mib']:.0f} "
+                     f"| {r['critic_params']:,} | {r['images_per_s']:.1f} "
+                     f"| {r['cpu_s_per_image']:.3f} | {r['peak_rss_mib']:.0f} "
                      f"| {r['above_baseline_mib']:.0f} |")
     lines += [
         "",
@@ -166,17 +186,19 @@ def main() -> None:
         print(json.dumps(measure(args.family, args.epochs, args.batch, args.images)))
         return
     rows = []
+    load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     for family in FAMILIES:
         runs = []
         for _ in range(args.repeat):
             out = subprocess.run(
                 [sys.executable, __file__, "--family", family, "--epochs", str(args.epochs),
                  "--batch", str(args.batch), "--images", str(args.images)], check=True,
-                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                capture_output=True, text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_WAIT_POLICY": "PASSIVE"})
             runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"{family}: {runs[-1]['images_per_s']:.1f} images/s", file=sys.stderr)
         rows.append(max(runs, key=lambda r: r["images_per_s"]))
-    section = table(rows, args)
+    section = table(rows, args, load_before)
     print(section)
     if args.write:
         write_section(args.write, section)
