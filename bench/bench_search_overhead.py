@@ -42,6 +42,7 @@ def bench_config(threads: int) -> Config:
 
 
 def search(tmp: Path, name: str, trials: int, epochs: int, cpus: float) -> tuple[float, list[dict]]:
+    tmp.mkdir(parents=True, exist_ok=True)
     space = tmp / "space.yaml"
     space.write_text(SPACE)
     spec = SearchSpec(name=name, space_path=str(space), results=str(tmp), num_samples=trials,
@@ -89,7 +90,7 @@ def loading(tmp: Path, celeba: Path | None) -> str:
     if celeba is not None and celeba.is_dir():
         n = 2000
         sub = tmp / "celeba"
-        sub.mkdir()
+        sub.mkdir(parents=True)
         for i in range(1, n + 1):
             (sub / f"{i:06d}.jpg").symlink_to((celeba / f"{i:06d}.jpg").resolve())
         for size in (64, 128):

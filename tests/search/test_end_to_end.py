@@ -60,3 +60,20 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == best["best_checkpoint_epoch"] == best["best_epoch"]
     assert (out / "config.yaml").exists() and (out / "sample.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_multi_worker_trial_through_torch_trainer(ray_local: None, tmp_path: Path) -> None:
+    """workers_per_trial=2: the trial is a Ray Train TorchTrainer run; Tune gets its checkpoint."""
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name="ddp", space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=1, max_epochs=2, workers_per_trial=2)
+    best = run_search(prepare_search(spec, check=validate_names, say=lambda _m: None),
+                      say=lambda _m: None)
+    exp = open_experiment("ddp", tmp_path / "results")
+    assert [t["state"] for t in exp.trials] == ["TERMINATED"]
+    assert best is not None and best["epochs"] == 2
+    assert "/train_runs/" in best["best_checkpoint"]  # written by Ray Train, passed to Tune
+    state = torch.load(Path(best["best_checkpoint"]) / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == best["best_epoch"]
