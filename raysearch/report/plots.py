@@ -35,14 +35,16 @@ def learning_curves(trials: list[dict[str, Any]], metrics: list[str], rungs: lis
     fig = Figure(figsize=(5.2 * len(metrics), 4), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     legend = len(trials) <= 12
+    palette = colormaps["tab20"]  # dark shades for the first ten trials, then the light ones
     for ax, metric in zip(axes, metrics, strict=True):
         stopped = False
-        for t in trials:
+        for k, t in enumerate(trials):
             x, y = history(t, metric)
             if not x:
                 continue
             is_best = t["number"] == best
             ax.plot(x, y, marker="o", ms=3, lw=2.6 if is_best else 1.1, zorder=4 if is_best else 2,
+                    color=palette((2 * k) % 20 + (k // 10) % 2),
                     alpha=1.0 if is_best else 0.75,
                     label=f"trial {t['number']}" + (" (best)" if is_best else ""))
             if t.get("stopped_early") and t.get("state") == "TERMINATED":
