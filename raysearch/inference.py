@@ -126,7 +126,7 @@ def _open(path: Path, mode: str, what: str) -> np.ndarray:
         raise UserError(f"{what} {path}: no such file")
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert(mode))
+            return np.array(im.convert(mode))  # writable: torch.from_numpy warns on read-only
     except (OSError, UnidentifiedImageError, ValueError):
         raise UserError(f"{what} {path}: not a readable image") from None
 

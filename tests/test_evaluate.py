@@ -24,26 +24,12 @@ from raysearch.evaluate import (
     metric_names,
 )
 
-TINY = Path(__file__).parent / "tiny_train.yaml"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(not (SHARED / "celeba").is_dir() or not (SHARED / "masks").is_dir(),
-                                reason=f"real faces and masks not found at {SHARED}")
-
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("train")
-    main(["train", "--config", str(TINY), "--out", str(out)])
-    return out / "checkpoints" / "epoch_0001"
-
-
-@pytest.fixture(scope="module")
-def faces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def faces(celeba_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small folder of real CelebA faces (copied to a temporary folder, never to the repo)."""
-    if not (SHARED / "celeba").is_dir():
-        pytest.skip(f"real faces not found at {SHARED / 'celeba'}")
     folder = tmp_path_factory.mktemp("celeba")
-    for f in sorted((SHARED / "celeba").iterdir())[:60]:
+    for f in sorted(celeba_dir.iterdir())[:60]:
         shutil.copy(f, folder / f.name)
     return folder
 
@@ -66,13 +52,13 @@ def _direct(method: str, images: np.ndarray, masks: np.ndarray) -> dict[str, flo
 
 
 @pytest.mark.data
-@needs_data
-def test_baselines_equal_direct_scikit_image_and_opencv(checkpoint: Path, faces: Path) -> None:
-    ev = evaluate_checkpoint(checkpoint, data=str(faces), masks=str(SHARED / "masks"),
+def test_baselines_equal_direct_scikit_image_and_opencv(tiny_checkpoint: Path, faces: Path,
+                                                        masks_dir: Path) -> None:
+    ev = evaluate_checkpoint(tiny_checkpoint, data=str(faces), masks=str(masks_dir),
                              num_images=6, seed=3, device="cpu", say=lambda _m: None)
     cfg_data = DataConfig(path=str(faces), image_size=32, num_images=48, num_val=8)
     images = eval_images(cfg_data, "val", 6)
-    mask_cfg = MaskConfig(kind="folder", folder=str(SHARED / "masks"))
+    mask_cfg = MaskConfig(kind="folder", folder=str(masks_dir))
     for k, ratio in enumerate(HOLE_BINS):
         masks = bin_masks(mask_cfg, 32, ratio, len(images), 3 * 1000 + k)
         for method in ("biharmonic", "telea"):
@@ -83,9 +69,8 @@ def test_baselines_equal_direct_scikit_image_and_opencv(checkpoint: Path, faces:
 
 
 @pytest.mark.data
-@needs_data
-def test_masks_fall_in_their_bins(faces: Path) -> None:
-    for kind, folder in (("rect", ""), ("brush", ""), ("folder", str(SHARED / "masks"))):
+def test_masks_fall_in_their_bins(masks_dir: Path) -> None:
+    for kind, folder in (("rect", ""), ("brush", ""), ("folder", str(masks_dir))):
         for ratio in HOLE_BINS:
             masks = bin_masks(MaskConfig(kind=kind, folder=folder), 32, ratio, 8, seed=1)
             ratios = masks.reshape(len(masks), -1).mean(1)
@@ -93,7 +78,6 @@ def test_masks_fall_in_their_bins(faces: Path) -> None:
 
 
 @pytest.mark.data
-@needs_data
 def test_val_split_is_the_training_split(faces: Path) -> None:
     """Decoding only the validation images gives exactly what training held out."""
     cfg = DataConfig(path=str(faces), image_size=32, val_fraction=0.2)
@@ -101,9 +85,9 @@ def test_val_split_is_the_training_split(faces: Path) -> None:
     assert len(eval_images(cfg, "all", 100)) == 60
 
 
-def test_cli_writes_csv_and_markdown(checkpoint: Path, tmp_path: Path,
+def test_cli_writes_csv_and_markdown(tiny_checkpoint: Path, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    main(["evaluate", str(checkpoint), "--data", "embedded", "--num-images", "4", "--mask-kind",
+    main(["evaluate", str(tiny_checkpoint), "--data", "embedded", "--num-images", "4", "--mask-kind",
           "rect", "--out", str(tmp_path), "--device", "cpu"])
     printed = capsys.readouterr().out
     with open(tmp_path / "evaluation.csv") as f:
@@ -117,14 +101,14 @@ def test_cli_writes_csv_and_markdown(checkpoint: Path, tmp_path: Path,
     assert "| ssim ↑ | model |" in printed
 
 
-def test_clear_errors(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clear_errors(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def error(*args: str) -> str:
         with pytest.raises(SystemExit) as e:
             main(["evaluate", *args])
         assert e.value.code == 2
         return capsys.readouterr().err
 
-    ck = str(checkpoint)
+    ck = str(tiny_checkpoint)
     assert "no such folder" in error(str(tmp_path / "missing"))
     assert "unknown baseline 'nope'" in error(ck, "--baselines", "biharmonic,nope")
     assert "does not exist" in error(ck, "--data", str(tmp_path / "nodata"))

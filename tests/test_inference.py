@@ -11,16 +11,6 @@ from PIL import Image
 from raysearch.cli import main
 from raysearch.inference import Inpainter, inpaint_paths, poisson_blend
 
-TINY = Path(__file__).parent / "tiny_train.yaml"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 1-epoch checkpoint, trained the way a user would (a few seconds on CPU)."""
-    out = tmp_path_factory.mktemp("train")
-    main(["train", "--config", str(TINY), "--out", str(out)])
-    return out / "checkpoints" / "epoch_0001"
-
 
 def _write(path: Path, array: np.ndarray) -> Path:
     Image.fromarray(array).save(path)
@@ -43,11 +33,11 @@ def _case(folder: Path, h: int, w: int, seed: int = 0) -> tuple[Path, Path, np.n
 
 @pytest.mark.parametrize("blend", ["none", "poisson"])
 @pytest.mark.parametrize("size", [(32, 32), (45, 37), (109, 89)])
-def test_known_pixels_are_bit_exact(checkpoint: Path, tmp_path: Path, blend: str,
+def test_known_pixels_are_bit_exact(tiny_checkpoint: Path, tmp_path: Path, blend: str,
                                     size: tuple[int, int]) -> None:
     image_path, mask_path, image, mask = _case(tmp_path, *size)
     out = tmp_path / "out.png"
-    main(["inpaint", str(checkpoint), str(image_path), str(mask_path), "--out", str(out),
+    main(["inpaint", str(tiny_checkpoint), str(image_path), str(mask_path), "--out", str(out),
           "--blend", blend])
     result = np.asarray(Image.open(out))
     assert result.shape == image.shape and result.dtype == np.uint8
@@ -56,23 +46,23 @@ def test_known_pixels_are_bit_exact(checkpoint: Path, tmp_path: Path, blend: str
     assert np.abs(result[mask].astype(int) - (255, 0, 255)).mean() > 40
 
 
-def test_folder_of_images_with_folder_of_masks(checkpoint: Path, tmp_path: Path) -> None:
+def test_folder_of_images_with_folder_of_masks(tiny_checkpoint: Path, tmp_path: Path) -> None:
     images, masks, out = tmp_path / "images", tmp_path / "masks", tmp_path / "out"
     images.mkdir()
     masks.mkdir()
     cases = [_case(images, 32, 32, seed) for seed in range(3)]
     for image_path, mask_path, _, _ in cases:
         mask_path.rename(masks / image_path.name)  # masks are matched by file name
-    written = inpaint_paths(checkpoint, images, masks, out)
+    written = inpaint_paths(tiny_checkpoint, images, masks, out)
     assert sorted(p.name for p in written) == ["img0.png", "img1.png", "img2.png"]
     for (image_path, _, image, mask), path in zip(cases, sorted(written), strict=True):
         assert path.name == image_path.name
         assert np.array_equal(np.asarray(Image.open(path))[~mask], image[~mask])
 
 
-def test_empty_mask_returns_the_image(checkpoint: Path) -> None:
+def test_empty_mask_returns_the_image(tiny_checkpoint: Path) -> None:
     image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    out = Inpainter.load(checkpoint, "cpu")(image, np.zeros((32, 32), bool))
+    out = Inpainter.load(tiny_checkpoint, "cpu")(image, np.zeros((32, 32), bool))
     assert np.array_equal(out, image)
 
 
@@ -95,10 +85,10 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     return capsys.readouterr().err
 
 
-def test_clear_errors(checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clear_errors(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     image_path, mask_path, _, _ = _case(tmp_path, 45, 37)
     small_mask = _write(tmp_path / "small.png", np.zeros((20, 30), np.uint8))
-    ck, im, out = str(checkpoint), str(image_path), str(tmp_path / "o.png")
+    ck, im, out = str(tiny_checkpoint), str(image_path), str(tmp_path / "o.png")
     err = _error(capsys, ["inpaint", ck, im, str(small_mask), "--out", out])
     assert "is 37x45" in err and "is 30x20" in err and "same size" in err
     assert "no such file" in _error(capsys, ["inpaint", ck, str(tmp_path / "x.png"), str(mask_path),

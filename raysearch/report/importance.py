@@ -75,7 +75,7 @@ def param_importances(spec: dict[str, Any], trials: list[dict[str, Any]], object
     study = study_from_trials(spec, trials, objective)
     n = len(study.trials)
     if n < MIN_TRIALS:
-        return {}, (f"hyperparameter importance needs at least {MIN_TRIALS} ended trials with "
+        return {}, (f"needs at least {MIN_TRIALS} ended trials with "
                     f"{objective.metric}; {n} so far")
     with _quiet():
         found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))

@@ -1,6 +1,6 @@
 """A small real search on a local Ray, then ``raysearch plot``: every figure and the HTML report.
 
-Ray is shut down before plotting (when this module started it): the report reads only files.
+The report reads only the experiment's files (raysearch.json, trials.json, checkpoints).
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,25 +32,14 @@ FIGURES = ["learning_curves", "asha_rungs", "importance", "parallel_coordinates"
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def results(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3 trials x 2 epochs at 32 px on the embedded faces, TPE + ASHA on a real local Ray."""
-    import ray
-
     folder = tmp_path_factory.mktemp("results")
     spec = SearchSpec(name=NAME, results=str(folder), num_samples=3, max_epochs=2,
                       overrides={"data.num_images": 64, "data.num_val": 16,
                                  "train.batch_size": 16, "model.critic_channels": 8})
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1",
-                 log_to_driver=False)
-    try:
-        best = run_search(prepare_search(spec, say=lambda _m: None), say=lambda _m: None)
-    finally:
-        if started:
-            ray.shutdown()
-    assert best is not None
-    yield folder
+    assert run_search(prepare_search(spec, say=lambda _m: None), say=lambda _m: None) is not None
+    return folder
 
 
 def _check_png(path: Path) -> None:
