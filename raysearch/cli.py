@@ -186,6 +186,94 @@ def pack(folder: Path, out: Path, shard_size: int) -> None:
     click.echo(f"wrote {len(shards)} shard(s) to {out}")
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for the PNGs and index.html (default: results/NAME/report).")
+@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--samples/--no-samples", default=True, show_default=True,
+              help="Run the best checkpoint on validation faces for the sample grids.")
+def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
+    """Draw a search's figures (PNG) and one self-contained HTML report (works while it runs).
+
+    \b
+    Learning curves, ASHA rungs, fANOVA importance, parallel coordinates, slices, the Pareto
+    front (multi-objective searches), the best trial's samples per hole-ratio bin, trial table.
+    Example: raysearch plot celeba-1 --out report-celeba-1   # then open report-celeba-1/index.html
+    """
+    from raysearch.report import make_report
+    from raysearch.search.experiment import open_experiment
+
+    exp = open_experiment(name, results)
+    report = make_report(exp, out or exp.path / "report", samples=samples, say=_say)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"{len(report.figures)} figures; open {report.html}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--data", default=None,
+              help="Faces: a folder, Parquet shards or 'embedded' (default: the checkpoint's data).")
+@click.option("--masks", default=None,
+              help="Folder of mask images (white = hole, e.g. NVIDIA's), used by hole-ratio bin.")
+@click.option("--mask-kind", default=None,
+              help="Drawn masks when --masks is not given: rect | brush | center "
+                   "(default: the checkpoint's).")
+@click.option("--split", type=click.Choice(["val", "all"]), default="val", show_default=True,
+              help="val: the validation split training used for this data; all: every image.")
+@click.option("--num-images", type=int, default=100, show_default=True, help="Images per bin.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the holes.")
+@click.option("--baselines", default="biharmonic,telea", show_default=True,
+              help="Classical methods to compare with (comma-separated; '' for none).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for evaluation.csv and evaluation.md (default: CHECKPOINT).")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: str | None,
+             split: str, num_images: int, seed: int, baselines: str, out: Path | None,
+             device: str) -> None:
+    """Score a checkpoint against classical inpainting per hole-ratio bin (the papers' table).
+
+    \b
+    PSNR, SSIM, L1 (and every other registered metric) in bins (0.1,0.2], (0.3,0.4],
+    (0.5,0.6], for the model, scikit-image's biharmonic and OpenCV's Telea on the same holes.
+    Example: raysearch evaluate best-celeba --data ../shared/data/celeba \\
+                 --masks ../shared/data/masks --num-images 200
+    """
+    from raysearch.evaluate import evaluate_checkpoint, markdown_table, write_tables
+
+    names = tuple(b.strip() for b in baselines.split(",") if b.strip())
+    ev = evaluate_checkpoint(checkpoint, data=data, masks=masks, mask_kind=mask_kind, split=split,
+                             num_images=num_images, seed=seed, baselines=names, device=device,
+                             say=_say)
+    csv_path, md_path = write_tables(ev, out or checkpoint)
+    click.echo("\n" + markdown_table(ev))
+    click.echo(f"wrote {csv_path} and {md_path}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("image", type=click.Path(path_type=Path))
+@click.argument("mask", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output PNG (or folder when IMAGE is a folder, or an existing folder).")
+@click.option("--blend", type=click.Choice(["none", "poisson"]), default="none", show_default=True,
+              help="poisson: seamless-clone the filled hole into the image.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, device: str) -> None:
+    """Fill the holes of IMAGE (white in MASK) with a checkpoint; known pixels stay exact.
+
+    \b
+    IMAGE and MASK may be folders (masks matched by file name) or MASK one file for all images.
+    Images of another size than the model's are resized for the model; only hole pixels change.
+    Example: raysearch inpaint best-celeba face.png hole.png --out filled.png --blend poisson
+    """
+    from raysearch.inference import inpaint_paths
+
+    written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device)
+    click.echo(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     try:

@@ -39,3 +39,13 @@ def ray_local() -> Iterator[None]:
     start_ray(num_cpus=2)
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 1-epoch checkpoint at 32 px from ``raysearch train`` (a few seconds on CPU)."""
+    from raysearch.cli import main
+
+    out = tmp_path_factory.mktemp("train")
+    main(["train", "--config", str(Path(__file__).parent / "tiny_train.yaml"), "--out", str(out)])
+    return out / "checkpoints" / "epoch_0001"

@@ -1,0 +1,204 @@
+"""Inpainting with a trained checkpoint: images of any size, known pixels kept bit-exact.
+
+The model works at its config's ``data.image_size``. An image of another size is resized to it
+(INTER_AREA, the mask alike: any model pixel touched by the hole counts as hole), inpainted, and
+the output resized back (bicubic). Only hole pixels take the model's output; every other pixel is
+the input's own uint8 value, so known pixels are bit-exact whatever the size or blending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import nn
+
+from raysearch.config import Config
+from raysearch.errors import UserError
+from raysearch.metrics import composite
+from raysearch.train.checkpoint import load_generator
+from raysearch.train.loop import pick_device, to_tensor
+from raysearch.train.samples import to_uint8
+
+BLENDS = ("none", "poisson")
+LOSSLESS = (".png", ".bmp", ".tif", ".tiff")  # JPEG would change the known pixels
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, images: np.ndarray, masks: np.ndarray, device: torch.device,
+             batch: int = 64) -> torch.Tensor:
+    """Composites (N, 3, H, W) in [-1, 1]: the output in the holes, the images elsewhere.
+
+    ``images`` are uint8 (N, H, W, 3), ``masks`` (N, H, W) with 1 = hole.
+    """
+    outs = []
+    for start in range(0, len(images), batch):
+        img = to_tensor(images[start : start + batch], device)
+        m = torch.from_numpy(np.ascontiguousarray(masks[start : start + batch], np.float32))
+        m = m[:, None].to(device)
+        out = generator(img * (1 - m), m)
+        out = out[-1] if isinstance(out, tuple) else out
+        outs.append(composite(out.clamp(-1, 1), img, m).cpu())
+    return torch.cat(outs)
+
+
+def poisson_blend(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Poisson (seamless) cloning of the output's hole into the image; known pixels pasted back.
+
+    The cloned region is the hole dilated by one pixel, so that its boundary values are known
+    pixels. ``cv2.seamlessClone`` ignores a mask's outermost pixels, so both images are padded
+    first; the padding mirrors the image with its hole already filled, so a hole touching the
+    border takes no boundary values from the content it replaces.
+    """
+    pad = 3
+    filled = paste_known(output, image, mask)
+    src = cv2.copyMakeBorder(output, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    dst = cv2.copyMakeBorder(filled, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    hole = cv2.copyMakeBorder(mask.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    region = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+    region[:1], region[-1:], region[:, :1], region[:, -1:] = 0, 0, 0, 0
+    x, y, w, h = cv2.boundingRect(region)
+    # seamlessClone centres the mask's bounding box on this point: its own centre keeps alignment
+    blended = cv2.seamlessClone(src, dst, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return paste_known(blended[pad:-pad, pad:-pad], image, mask)
+
+
+def paste_known(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The output in the hole, the image's exact uint8 values everywhere else."""
+    return np.where(mask[..., None], output, image).astype(np.uint8)
+
+
+@dataclass
+class Inpainter:
+    """A checkpoint's generator, ready to fill holes in uint8 RGB images."""
+
+    generator: nn.Module
+    cfg: Config
+    device: torch.device
+
+    @classmethod
+    def load(cls, checkpoint: Path, device: str = "auto") -> Inpainter:
+        if not Path(checkpoint).is_dir():
+            raise UserError(f"checkpoint {checkpoint}: no such folder (give one that 'raysearch best' "
+                            "wrote: checkpoint.pt + config.yaml)")
+        dev = pick_device(device)
+        generator, cfg = load_generator(Path(checkpoint), dev)
+        return cls(generator, cfg, dev)
+
+    @property
+    def size(self) -> int:
+        return self.cfg.data.image_size
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, blend: str = "none") -> np.ndarray:
+        """Inpaint one (H, W, 3) uint8 image where the boolean (H, W) mask is true."""
+        if blend not in BLENDS:
+            raise UserError(f"blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+        if image.shape[:2] != mask.shape:
+            raise UserError(f"image is {_size(image)} but mask is {_size(mask)}; they must match")
+        if not mask.any():
+            return image.copy()
+        h, w = mask.shape
+        s = self.size
+        if (h, w) == (s, s):
+            small, small_mask = image, mask
+        else:
+            small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)
+            small_mask = cv2.resize(mask.astype(np.float32), (s, s), interpolation=cv2.INTER_AREA) > 0
+        comp = generate(self.generator, small[None], small_mask[None], self.device)
+        out = to_uint8(comp)[0]
+        if (h, w) != (s, s):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+        if blend == "poisson":
+            return poisson_blend(out, image, mask)
+        return paste_known(out, image, mask)
+
+
+def _size(a: np.ndarray) -> str:
+    return f"{a.shape[1]}x{a.shape[0]}"
+
+
+def _open(path: Path, mode: str, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise UserError(f"{what} {path}: no such file")
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert(mode))  # writable: torch.from_numpy warns on read-only
+    except (OSError, UnidentifiedImageError, ValueError):
+        raise UserError(f"{what} {path}: not a readable image") from None
+
+
+def read_image(path: Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB (no EXIF rotation: pixels as stored)."""
+    return _open(path, "RGB", "image")
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask file as a boolean (H, W) array: white (>= 128) = hole."""
+    return _open(path, "L", "mask") >= 128
+
+
+def _check_output(out: Path) -> None:
+    if out.suffix.lower() not in LOSSLESS:
+        raise UserError(f"--out {out}: use a lossless format ({', '.join(LOSSLESS)}) so that known "
+                        "pixels stay exact")
+
+
+def inpaint_file(inpainter: Inpainter, image_path: Path, mask_path: Path, out: Path,
+                 blend: str = "none") -> Path:
+    """Read an image and its mask, inpaint, write ``out`` (lossless)."""
+    _check_output(out)
+    image, mask = read_image(image_path), read_mask(mask_path)
+    if image.shape[:2] != mask.shape:
+        raise UserError(f"image {image_path} is {_size(image)} but mask {mask_path} is "
+                        f"{_size(mask)}; they must be the same size")
+    result = inpainter(image, mask, blend)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(result).save(out)
+    except OSError as e:
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from None
+    return out
+
+
+def _mask_for(image: Path, masks: Path) -> Path:
+    """The mask with the image's file stem in the folder ``masks``."""
+    from raysearch.data.faces import IMAGE_SUFFIXES
+
+    for suffix in (*IMAGE_SUFFIXES, ".bmp"):
+        for candidate in (masks / f"{image.stem}{suffix}", masks / f"{image.stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    raise UserError(f"no mask for {image.name} in {masks} (masks are matched by file name: "
+                    f"{image.stem}.png)")
+
+
+def inpaint_paths(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str = "none",
+                  device: str = "auto") -> list[Path]:
+    """One image, or every image of a folder (masks: one file for all, or a folder by name)."""
+    from raysearch.data.faces import list_images
+
+    if not image.exists():
+        raise UserError(f"image {image}: no such file or folder")
+    if not mask.exists():
+        raise UserError(f"mask {mask}: no such file or folder")
+    if blend not in BLENDS:
+        raise UserError(f"--blend must be one of {', '.join(BLENDS)}, got {blend!r}")
+    if image.is_dir():
+        images = list_images(image)
+        pairs = [(p, _mask_for(p, mask) if mask.is_dir() else mask) for p in images]
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {out} is a file; give a folder when IMAGE is a folder")
+        targets = [out / f"{p.stem}.png" for p in images]
+    else:
+        if mask.is_dir():
+            raise UserError(f"mask {mask} is a folder; give a mask file for a single image")
+        pairs = [(image, mask)]
+        targets = [out / f"{image.stem}.png" if out.is_dir() else out]
+    for t in targets:
+        _check_output(t)
+    inpainter = Inpainter.load(checkpoint, device)
+    return [inpaint_file(inpainter, i, m, t, blend) for (i, m), t in zip(pairs, targets, strict=True)]

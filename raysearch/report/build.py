@@ -1,0 +1,178 @@
+"""``raysearch plot``: every figure of a search as PNG, and one self-contained ``index.html``.
+
+Works on a running search: it draws what trials.json holds so far, and says what it left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from raysearch.errors import UserError
+from raysearch.evaluate import bin_label
+from raysearch.report import plots
+from raysearch.report.html import Section, render
+from raysearch.report.importance import param_importances
+from raysearch.report.records import (
+    CURVE_METRICS,
+    asha_rungs,
+    finished,
+    max_epochs,
+    objectives,
+    searched_params,
+    status_counts,
+    value,
+)
+from raysearch.search.experiment import Experiment, best_trial
+
+
+@dataclass
+class Report:
+    """What ``make_report`` wrote, and what it could not draw and why."""
+
+    folder: Path
+    figures: list[Path] = field(default_factory=list)
+    html: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return buf.getvalue()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "-" if v is None else str(v)
+
+
+def trial_table(exp: Experiment, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Number, state, epochs, best epoch, the metrics at it, then every searched parameter."""
+    params = list(searched_params(exp.spec)) or sorted({k for t in exp.trials for k in t["params"]})
+    head = ["trial", "state", "epochs", "best epoch", *metrics, *params]
+    rows = []
+    for t in exp.trials:
+        state = str(t.get("state"))
+        if t.get("stopped_early") and state == "TERMINATED":
+            state += " (ASHA stop)"
+        rows.append([str(t["number"]), state, str(t.get("epochs", 0)), _fmt(t.get("best_epoch")),
+                     *(_fmt(value(t, m)) for m in metrics),
+                     *(_fmt((t.get("params") or {}).get(p)) for p in params)])
+    return head, rows
+
+
+def write_trials_csv(path: Path, head: list[str], rows: list[list[str]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(head)
+        w.writerows(rows)
+
+
+def make_report(exp: Experiment, out: Path, samples: bool = True,
+                say: Callable[[str], None] = print) -> Report:
+    """Draw every figure that the trials so far allow into ``out``, then ``index.html``."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {out}: {e.strerror or e}") from None
+    report = Report(out)
+    objs = objectives(exp.spec)
+    primary = objs[0]
+    trials = exp.trials
+    ended = finished(trials, primary.metric)
+    best = best_trial(trials, primary.metric, primary.mode)
+    best_number = best["number"] if best else None
+    rungs, max_t = asha_rungs(exp.spec), max_epochs(exp.spec)
+    sections: list[Section] = []
+
+    def add(name: str, title: str, fig: Figure | None, caption: str) -> None:
+        if fig is None:
+            report.notes.append(f"{title}: {caption}")
+            sections.append(Section(title, None, caption))
+            return
+        png = _png(fig)
+        path = out / f"{name}.png"
+        path.write_bytes(png)
+        report.figures.append(path)
+        sections.append(Section(title, png, caption))
+        say(f"wrote {path}")
+
+    curve_metrics = list(dict.fromkeys([*CURVE_METRICS, *(o.metric for o in objs)]))
+    with_history = [t for t in trials if t.get("history")]
+    add("learning_curves", "Learning curves",
+        plots.learning_curves(with_history, curve_metrics, rungs, best_number) if with_history
+        else None,
+        "validation metrics after every epoch; a red X marks a trial ASHA stopped there"
+        if with_history else "no trial has finished an epoch yet")
+    add("asha_rungs", "ASHA rungs", plots.asha_rungs(trials, rungs, max_t) if trials else None,
+        f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
+        f"max {max_t} epochs" if trials else "no trial has started yet")
+    importances, note = param_importances(exp.spec, trials, primary)
+    add("importance", "Hyperparameter importance",
+        plots.importance_bars(importances, primary, len(ended)) if importances else None, note)
+    enough = bool(ended) and bool(searched_params(exp.spec))
+    why = f"no ended trial with {primary.metric} yet" if not ended else "no searched parameters"
+    add("parallel_coordinates", "Parallel coordinates",
+        plots.parallel_coordinates(exp.spec, ended, primary, best_number) if enough else None,
+        f"each line is an ended trial, coloured by its best {primary.metric}" if enough else why)
+    add("slices", "Slice plots", plots.slices(exp.spec, ended, primary) if enough else None,
+        "each point is an ended trial, coloured by trial number (order of proposal)" if enough else why)
+    if len(objs) > 1:
+        add("pareto", "Pareto front", plots.pareto_front(ended, objs) if ended else None,
+            "objectives: " + ", ".join(f"{o.metric} ({o.mode})" for o in objs)
+            + "; each trial at the epoch of its best checkpoint" if ended else why)
+    if samples:
+        _add_samples(best, add)
+
+    metrics = list(dict.fromkeys([*(o.metric for o in objs), *CURVE_METRICS]))
+    head, rows = trial_table(exp, metrics)
+    write_trials_csv(out / "trials.csv", head, rows)
+    counts = status_counts(trials, int((exp.spec.get("spec") or {}).get("num_samples") or len(trials)))
+    summary = {
+        "objective": ", ".join(f"{o.metric} ({o.mode})" for o in objs),
+        "trials": ", ".join(f"{v} {k}" for k, v in counts.items()),
+        "best trial": (f"{best['number']} at epoch {best.get('best_epoch')}: {primary.metric} "
+                       f"{_fmt(value(best, primary.metric))}" if best else "none yet"),
+        "best parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in (best or {}).get("params", {}).items())
+        or "-",
+        "experiment": str(exp.path),
+        "made": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if counts["ended"] < counts["planned"]:
+        report.notes.insert(0, f"the search is not over: {counts['ended']} of {counts['planned']} "
+                               "trials have ended; this report shows what is recorded so far")
+    name = str((exp.spec.get("spec") or {}).get("name") or exp.path.name)
+    best_row = next((i for i, t in enumerate(trials) if t["number"] == best_number), None)
+    page = render(f"raysearch: {name}", summary, report.notes, sections, head, rows, best_row)
+    report.html = out / "index.html"
+    report.html.write_text(page)
+    say(f"wrote {report.html}")
+    return report
+
+
+def _add_samples(best: dict[str, Any] | None,
+                 add: Callable[[str, str, Figure | None, str], None]) -> None:
+    from raysearch.report.samples import sample_grids
+
+    if best is None:
+        add("samples", "Best trial's samples", None, "no trial has a checkpoint yet")
+        return
+    try:
+        grids = sample_grids(Path(best["best_checkpoint"]),
+                             f"trial {best['number']} epoch {best.get('best_checkpoint_epoch')}")
+    except (UserError, OSError) as e:  # a checkpoint replaced or moved while the search runs
+        add("samples", "Best trial's samples", None, f"cannot run the best checkpoint: {e}")
+        return
+    for ratio, fig in grids:
+        add(f"samples_{ratio[0]:g}-{ratio[1]:g}", f"Best trial's samples, hole ratio {bin_label(ratio)}",
+            fig, "rows: masked input (holes white), output (composite), ground truth; "
+                 "validation faces of the experiment's dataset")

@@ -1,0 +1,251 @@
+"""Figures of a search, drawn with matplotlib's object API (Agg canvas, no pyplot state).
+
+Each function takes what ``records`` reads from the experiment folder and returns a Figure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from raysearch.report.records import Objective, history, searched_params, value
+
+DPI = 100
+_STOP = {"marker": "X", "color": "crimson", "s": 60, "zorder": 5}
+
+
+def _short(name: str) -> str:
+    """``optim.lr_g`` -> ``lr_g``: axis labels stay readable."""
+    return name.rsplit(".", 1)[-1]
+
+
+def _label(metric: str) -> str:
+    return metric.removeprefix("val_").upper() if metric.startswith("val_") else metric
+
+
+def learning_curves(trials: list[dict[str, Any]], metrics: list[str], rungs: list[int],
+                    best: int | None) -> Figure:
+    """One panel per metric: every trial's validation value by epoch, ASHA stops marked."""
+    fig = Figure(figsize=(5.2 * len(metrics), 4), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    legend = len(trials) <= 12
+    palette = colormaps["tab20"]  # dark shades for the first ten trials, then the light ones
+    for ax, metric in zip(axes, metrics, strict=True):
+        stopped = False
+        for k, t in enumerate(trials):
+            x, y = history(t, metric)
+            if not x:
+                continue
+            is_best = t["number"] == best
+            ax.plot(x, y, marker="o", ms=3, lw=2.6 if is_best else 1.1, zorder=4 if is_best else 2,
+                    color=palette((2 * k) % 20 + (k // 10) % 2),
+                    alpha=1.0 if is_best else 0.75,
+                    label=f"trial {t['number']}" + (" (best)" if is_best else ""))
+            if t.get("stopped_early") and t.get("state") == "TERMINATED":
+                ax.scatter([x[-1]], [y[-1]], label=None if stopped else "stopped by ASHA", **_STOP)
+                stopped = True
+        for r in rungs:
+            ax.axvline(r, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel("epoch (dotted: ASHA rungs)")
+        ax.set_ylabel(f"validation {_label(metric)}")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if legend and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2)
+    fig.suptitle("Learning curves")
+    return fig
+
+
+def rung_counts(trials: list[dict[str, Any]], rungs: list[int], max_t: int
+                ) -> tuple[list[int], dict[str, list[int]]]:
+    """Per milestone (the rungs, then max_t): trials that went on, stopped there, are there now."""
+    marks = sorted(set(rungs) | {max_t})
+    counts: dict[str, list[int]] = {"went on / finished": [], "stopped by ASHA here": [],
+                                    "running or failed here": []}
+    for r in marks:
+        at = [t for t in trials if int(t.get("epochs") or 0) >= r]
+        here = [t for t in at if int(t.get("epochs") or 0) == r]
+        stopped = [t for t in here if t.get("stopped_early") and t.get("state") == "TERMINATED"]
+        other = [t for t in here if t.get("state") != "TERMINATED"]
+        counts["stopped by ASHA here"].append(len(stopped))
+        counts["running or failed here"].append(len(other))
+        counts["went on / finished"].append(len(at) - len(stopped) - len(other))
+    return marks, counts
+
+
+def asha_rungs(trials: list[dict[str, Any]], rungs: list[int], max_t: int) -> Figure:
+    """How many trials reached each ASHA rung, split by what happened to them there."""
+    marks, counts = rung_counts(trials, rungs, max_t)
+    fig = Figure(figsize=(5.5, 3.8), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    xs = np.arange(len(marks))
+    bottom = np.zeros(len(marks))
+    for (label, vals), color in zip(counts.items(), ("tab:blue", "crimson", "tab:grey"), strict=True):
+        ax.bar(xs, vals, bottom=bottom, color=color, label=label, width=0.6)
+        bottom += np.asarray(vals, dtype=float)
+    for x, total in zip(xs, bottom, strict=True):
+        ax.text(float(x), total + 0.05, str(int(total)), ha="center", va="bottom")
+    ax.set_xticks(xs, [f"{m}" + ("\n(max)" if m == max_t else "") for m in marks])
+    ax.set_xlabel("epoch milestone (ASHA rung)")
+    ax.set_ylabel("trials reaching it")
+    ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.2)
+    ax.legend(fontsize=8)
+    ax.set_title(f"ASHA rungs ({len(trials)} trials started)")
+    return fig
+
+
+def importance_bars(importances: dict[str, float], objective: Objective, trials: int) -> Figure:
+    """Horizontal bars of fANOVA importance, most important on top."""
+    fig = Figure(figsize=(6, 0.45 * max(len(importances), 2) + 1.6), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    names = list(importances)[::-1]
+    ax.barh([_short(n) for n in names], [importances[n] for n in names], color="tab:green")
+    for i, n in enumerate(names):
+        ax.text(importances[n], i, f" {importances[n]:.2f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(importances.values(), default=1.0) * 1.2 or 1.0)
+    ax.set_xlabel(f"importance for {_label(objective.metric)} (fANOVA, sums to 1)")
+    ax.set_title(f"Hyperparameter importance ({trials} ended trials)")
+    return fig
+
+
+def _axis_position(p: dict[str, Any], v: Any) -> float:
+    """A parameter value placed in [0, 1] along its search-space range (categoricals evenly)."""
+    if v is None:
+        return math.nan
+    if p["type"] == "categorical":
+        choices = list(p["choices"])
+        return choices.index(v) / max(len(choices) - 1, 1) if v in choices else math.nan
+    lo, hi, x = float(p["low"]), float(p["high"]), float(v)
+    if p.get("log"):
+        lo, hi, x = math.log(lo), math.log(hi), math.log(x)
+    return (x - lo) / (hi - lo) if hi > lo else 0.5
+
+
+def _axis_ticks(p: dict[str, Any]) -> list[tuple[float, str]]:
+    if p["type"] == "categorical":
+        choices = list(p["choices"])
+        return [(_axis_position(p, c), str(c)) for c in choices]
+    return [(0.0, f"{p['low']:.3g}"), (1.0, f"{p['high']:.3g}")]
+
+
+def parallel_coordinates(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective,
+                         best: int | None) -> Figure:
+    """One line per ended trial across every parameter axis and the objective, coloured by it."""
+    params = searched_params(spec)
+    names = list(params)
+    vals = [value(t, objective.metric) or 0.0 for t in trials]  # callers pass ended trials only
+    lo, hi = min(vals, default=0.0), max(vals, default=1.0)
+    span = (hi - lo) or 1.0
+    fig = Figure(figsize=(1.5 * (len(names) + 1) + 1.5, 4.2), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    cmap = colormaps["viridis"]
+    order = sorted(range(len(trials)), key=lambda i: (trials[i]["number"] == best, vals[i]))
+    for i in order:
+        t, v = trials[i], vals[i]
+        ys = [_axis_position(params[n], (t.get("params") or {}).get(n)) for n in names]
+        ys.append((v - lo) / span)
+        is_best = t["number"] == best
+        ax.plot(range(len(ys)), ys, color="black" if is_best else cmap((v - lo) / span),
+                lw=2.6 if is_best else 1.3, alpha=1.0 if is_best else 0.8, marker="o", ms=3)
+    for k, n in enumerate(names):
+        ax.axvline(k, color="grey", lw=0.8)
+        for y, text in _axis_ticks(params[n]):
+            ax.text(k + 0.04, y, text, fontsize=7, va="center")
+    ax.axvline(len(names), color="grey", lw=0.8)
+    ax.text(len(names) + 0.04, 0.0, f"{lo:.4g}", fontsize=7, va="center")
+    ax.text(len(names) + 0.04, 1.0, f"{hi:.4g}", fontsize=7, va="center")
+    ax.set_xticks(range(len(names) + 1), [_short(n) for n in names] + [_label(objective.metric)],
+                  rotation=20)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(names) + 0.6)
+    ax.set_ylim(-0.08, 1.08)
+    ax.set_title(f"Parallel coordinates ({len(trials)} ended trials; black: best; "
+                 "gaps: parameter not active)")
+    return fig
+
+
+def slices(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective) -> Figure:
+    """One panel per parameter: the objective against the parameter's value, by trial order."""
+    params = searched_params(spec)
+    cols = min(3, max(len(params), 1))
+    rows = math.ceil(max(len(params), 1) / cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), dpi=DPI, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    rng = np.random.default_rng(0)  # jitter for categorical values: same picture every time
+    numbers = [t["number"] for t in trials]
+    for ax, (name, p) in zip(axes, params.items(), strict=False):
+        pts = [(t["params"][name], value(t, objective.metric), t["number"]) for t in trials
+               if name in (t.get("params") or {})]
+        if p["type"] == "categorical":
+            choices = [str(c) for c in p["choices"]]
+            xs = [choices.index(str(x)) + rng.uniform(-0.12, 0.12) for x, _, _ in pts]
+            ax.set_xticks(range(len(choices)), choices)
+            ax.set_xlim(-0.5, len(choices) - 0.5)
+        else:
+            xs = [float(x) for x, _, _ in pts]
+            lo, hi = float(p["low"]), float(p["high"])
+            if p.get("log"):
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
+                pad = (hi / lo) ** 0.04
+                ax.set_xlim(lo / pad, hi * pad)  # the whole searched range: where TPE did not look
+            else:
+                ax.set_xlim(lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo))
+            if p["type"] == "int" and not p.get("log"):
+                ax.xaxis.get_major_locator().set_params(integer=True)
+        sc = ax.scatter(xs, [y for _, y, _ in pts], c=[n for _, _, n in pts], cmap="viridis",
+                        vmin=min(numbers, default=0), vmax=max(numbers, default=1),
+                        edgecolors="black", linewidths=0.5)
+        ax.set_xlabel(name)
+        ax.set_ylabel(_label(objective.metric))
+        ax.grid(alpha=0.3)
+    for ax in axes[len(params):]:
+        ax.set_visible(False)
+    if params:
+        fig.colorbar(sc, ax=axes.tolist(), label="trial number", shrink=0.8)
+    fig.suptitle(f"Slices: best {_label(objective.metric)} of each ended trial against each parameter")
+    return fig
+
+
+def pareto_mask(points: np.ndarray, modes: list[str]) -> np.ndarray:
+    """True for the points no other point dominates (at least as good in all, better in one)."""
+    signs = np.array([1.0 if m == "max" else -1.0 for m in modes])
+    p = points * signs
+    keep = np.ones(len(p), dtype=bool)
+    for i in range(len(p)):
+        others = np.delete(p, i, axis=0)
+        keep[i] = not np.any(np.all(others >= p[i], axis=1) & np.any(others > p[i], axis=1))
+    return keep
+
+
+def pareto_front(trials: list[dict[str, Any]], objectives: list[Objective]) -> Figure:
+    """Each pair of objectives: every ended trial, the non-dominated ones highlighted."""
+    metrics = [o.metric for o in objectives]
+    usable = [t for t in trials if all(value(t, m) is not None for m in metrics)]
+    pts = np.array([[value(t, m) for m in metrics] for t in usable], dtype=float).reshape(-1, len(metrics))
+    front = pareto_mask(pts, [o.mode for o in objectives]) if len(pts) else np.zeros(0, bool)
+    pairs = list(itertools.combinations(range(len(metrics)), 2))
+    fig = Figure(figsize=(4.6 * len(pairs), 4.2), dpi=DPI, layout="constrained")
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    for ax, (a, b) in zip(axes, pairs, strict=True):
+        ax.scatter(pts[~front, a], pts[~front, b], color="lightgrey", edgecolors="grey",
+                   label="dominated")
+        order = np.argsort(pts[front, a])
+        ax.plot(pts[front, a][order], pts[front, b][order], "o-", color="tab:red",
+                label="Pareto front")
+        for t, x, y, on in zip(usable, pts[:, a], pts[:, b], front, strict=True):
+            if on:
+                ax.annotate(str(t["number"]), (x, y), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_xlabel(f"{_label(metrics[a])} ({objectives[a].mode})")
+        ax.set_ylabel(f"{_label(metrics[b])} ({objectives[b].mode})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Pareto front of {len(usable)} ended trials (labels: trial numbers)")
+    return fig
