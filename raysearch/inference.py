@@ -17,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import nn
 
+from raysearch.blending import paste_known, poisson_blend
 from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.metrics import composite
@@ -44,32 +45,6 @@ def generate(generator: nn.Module, images: np.ndarray, masks: np.ndarray, device
         out = out[-1] if isinstance(out, tuple) else out
         outs.append(composite(out.clamp(-1, 1), img, m).cpu())
     return torch.cat(outs)
-
-
-def poisson_blend(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Poisson (seamless) cloning of the output's hole into the image; known pixels pasted back.
-
-    The cloned region is the hole dilated by one pixel, so that its boundary values are known
-    pixels. ``cv2.seamlessClone`` ignores a mask's outermost pixels, so both images are padded
-    first; the padding mirrors the image with its hole already filled, so a hole touching the
-    border takes no boundary values from the content it replaces.
-    """
-    pad = 3
-    filled = paste_known(output, image, mask)
-    src = cv2.copyMakeBorder(output, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    dst = cv2.copyMakeBorder(filled, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    hole = cv2.copyMakeBorder(mask.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    region = cv2.dilate(hole, np.ones((3, 3), np.uint8))
-    region[:1], region[-1:], region[:, :1], region[:, -1:] = 0, 0, 0, 0
-    x, y, w, h = cv2.boundingRect(region)
-    # seamlessClone centres the mask's bounding box on this point: its own centre keeps alignment
-    blended = cv2.seamlessClone(src, dst, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return paste_known(blended[pad:-pad, pad:-pad], image, mask)
-
-
-def paste_known(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The output in the hole, the image's exact uint8 values everywhere else."""
-    return np.where(mask[..., None], output, image).astype(np.uint8)
 
 
 @dataclass

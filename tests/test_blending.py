@@ -56,3 +56,18 @@ def test_on_real_faces_blending_narrows_the_seam(celeba_dir: Path) -> None:
         seams.append((seam(pasted, mask), seam(poisson_blend(output, image, mask), mask)))
     before, after = np.mean(seams, axis=0)
     assert after < before / 3
+
+
+@pytest.mark.parametrize("box", [(20, 40, 20, 40), (0, 20, 0, 30)])
+def test_what_the_hole_held_before_is_never_read(box: tuple[int, int, int, int]) -> None:
+    """seamlessClone takes boundary values inside the mask it is given: the hole's old pixels
+    (magenta here, as a user's masked photo may hold) must not leak into the blend."""
+    image = smooth_image(seed=3)
+    yy, xx = np.mgrid[:64, :64]
+    bump = 50 * np.exp(-((yy - 30) ** 2 + (xx - 30) ** 2) / 40)
+    output = np.clip(image + bump[..., None] + 20, 0, 255).astype(np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[box[0] : box[1], box[2] : box[3]] = 1
+    defaced = image.copy()
+    defaced[mask == 1] = (255, 0, 255)
+    assert np.array_equal(poisson_blend(output, defaced, mask), poisson_blend(output, image, mask))

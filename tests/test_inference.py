@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from raysearch.blending import poisson_blend
 from raysearch.cli import main
-from raysearch.inference import Inpainter, inpaint_paths, poisson_blend
+from raysearch.inference import Inpainter, inpaint_paths
 
 
 def _write(path: Path, array: np.ndarray) -> Path:
