@@ -19,7 +19,7 @@ from raysearch.search.store import RecordStore, write_json_atomic
 TRIALS_FILE = "trials.json"
 _KEPT_METRICS = ("val_psnr", "val_ssim", "val_l1", "val_l1_hole", "val_ms_ssim", "train_loss_g",
                  "train_loss_d", "images_per_s", "train_time_s", "epoch_time_s", "time_total_s",
-                 "generator_params")
+                 "generator_params", "resumed_from_epoch")
 ENDED = ("TERMINATED", "ERROR", "LOST")
 __all__ = ["TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
 
@@ -56,7 +56,8 @@ class TrialRecorder(Callback):
         self._number: dict[str, int] = {tid: r["number"] for tid, r in self.records.items()}
         self._reconciled = False
 
-    def setup(self, **info: Any) -> None:
+    def setup(self, stop: Any = None, num_samples: int | None = None,
+              total_num_samples: int | None = None, **info: Any) -> None:
         # a restored Tuner brings the copy of this callback pickled at submit time: re-read the file
         self._load()
 
@@ -192,7 +193,7 @@ def _kept(rec: dict[str, Any], metric: str, mode: str, keep: int, latest: int) -
 
     def rank(epoch: str) -> float:
         v = score.get(int(epoch))
-        if not _finite(v):
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
             return -math.inf
         return float(v) if mode == "max" else -float(v)
 

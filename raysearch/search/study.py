@@ -56,6 +56,11 @@ class StudySearch(OptunaSearch):
         self._steps: dict[str, set[int]] = {}  # steps already reported, per Tune trial
         self._told: set[str] = set()  # Tune trials the study had finished before a restore
 
+    @property
+    def study(self) -> optuna.Study:
+        assert self._ot_study is not None, "the study is made when the space is set"
+        return self._ot_study
+
     # -- asking ---------------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict | None:
         params = super().suggest(trial_id)
@@ -72,7 +77,7 @@ class StudySearch(OptunaSearch):
         if self._multi():
             return  # Optuna keeps no intermediate values for several objectives
         value, step = result.get(self.metric), result.get("training_iteration")
-        if step is None or not _finite(value):
+        if step is None or not isinstance(value, (int, float)) or not math.isfinite(value):
             return
         steps = self._steps.setdefault(trial_id, set())
         if int(step) not in steps:  # a resumed trial re-reports the epochs after its checkpoint
@@ -98,7 +103,7 @@ class StudySearch(OptunaSearch):
         if state is not TrialState.FAIL:
             self._report(trial_id, result)  # the result that made ASHA stop it never came here
         ot_trial.set_user_attr(END_ATTR, how)
-        self._ot_study.tell(ot_trial, values, state=state)
+        self.study.tell(ot_trial, values, state=state)
 
     def _outcome(self, result: dict, error: bool) -> tuple[TrialState, Any, str]:
         if error:
@@ -118,12 +123,12 @@ class StudySearch(OptunaSearch):
     def restore(self, checkpoint_path: str) -> None:
         """Tune's searcher snapshot, then: fresh handles on the running trials, orphans failed."""
         super().restore(checkpoint_path)
-        study = self._ot_study
+        study = self.study
         frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
         known = {t.number for t in self._ot_trials.values()}
         self._told = {tid for tid, t in self._ot_trials.items() if frozen[t.number].state.is_finished()}
-        self._steps = {tid: set(frozen[t.number].intermediate_values)
-                       for tid, t in self._ot_trials.items()}
+        # _steps stays the snapshot's: an epoch re-run from an older checkpoint is reported again
+        # and replaces the value, as it does in trials.json (the model descends from the re-run)
         lost = [n for n, t in frozen.items() if t.state == TrialState.RUNNING and n not in known]
         for number in lost:  # asked after Tune's last snapshot: Tune will never run it
             study.tell(number, state=TrialState.FAIL)

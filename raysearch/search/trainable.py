@@ -12,6 +12,7 @@ checkpoint), but a deterministic divergence would only diverge again.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,6 +25,7 @@ from raysearch.config import Config, config_from_dict, merge_dotted
 from raysearch.data import FaceData
 from raysearch.errors import DivergedError
 from raysearch.train import train
+from raysearch.train.checkpoint import METRICS
 
 TRAIN_RUNS = "train_runs"  # Ray Train's own run folders, inside the experiment folder
 
@@ -41,6 +43,13 @@ def _restored(checkpoint: Any) -> Path | None:
     return local
 
 
+def checkpoint_epoch(folder: Path | None) -> int:
+    """The epoch a run resumes after (0: from scratch), reported as ``resumed_from_epoch``."""
+    if folder is None or not (folder / METRICS).exists():
+        return 0
+    return int(json.loads((folder / METRICS).read_text()).get("epoch", 0))
+
+
 def diverged_result(error: DivergedError, metrics: list[str]) -> dict[str, Any]:
     """The last result of a diverged trial: its metrics NaN (Tune requires them), and why."""
     return {**{m: float("nan") for m in metrics}, "diverged": True, "end_reason": str(error)}
@@ -53,9 +62,11 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
     data: FaceData = ray.get(data_ref[0])
     run_dir = Path(tune.get_context().get_trial_dir())
     resume = _restored(tune.get_checkpoint())
+    start = checkpoint_epoch(resume)
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
+        tune.report({**metrics, "resumed_from_epoch": start},
+                    checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
         train(cfg, run_dir, data=data, report=report, resume_from=resume)
@@ -73,10 +84,11 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     cfg = config_from_dict(loop_config["config"], where="trial config")
     data: FaceData = ray.get(loop_config["data_ref"][0])
     resume = _restored(ray.train.get_checkpoint())
+    start = checkpoint_epoch(resume)
     run_dir = Path(tempfile.mkdtemp(prefix="raysearch-worker-"))
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        ray.train.report(metrics,
+        ray.train.report({**metrics, "resumed_from_epoch": start},
                          checkpoint=ray.train.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
