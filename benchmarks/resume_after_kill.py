@@ -28,10 +28,14 @@ MOMENTS = {  # when to kill: a check on the trials.json records
 def cycle(out: Path, moment: str, samples: int, epochs: int) -> dict:
     name, results = f"bench-{moment}", out / "results"
     args = ["--results", str(results)]
+    t_submit = time.monotonic()
     driver = cli("submit", "--name", name, "--num-samples", str(samples), "--max-epochs", str(epochs),
                  "--max-concurrent", "2", *args, log=out / f"{name}-submit.log")
     trials_json = results / name / "trials.json"
     try:
+        wait_for("the first result", lambda: any(t["history"] for t in read_json(trials_json) or []),
+                 900, driver)
+        submit_first_s = time.monotonic() - t_submit
         wait_for(moment, lambda: MOMENTS[moment](read_json(trials_json) or []), 900, driver)
     finally:
         kill_driver(driver)
@@ -50,14 +54,18 @@ def cycle(out: Path, moment: str, samples: int, epochs: int) -> dict:
     assert resumed.wait(timeout=1800) == 0
     total_s = time.monotonic() - t0
     log = (out / f"{name}-resume.log").read_text()
-    restore_s = float(log.split("Tune state restored in ")[1].split(" s")[0])
+    ready = log.split("ready in ")[1]
+    ready_s, ray_s, tune_s = (float(ready.split(" s")[0]), float(ready.split("(Ray ")[1].split(" s")[0]),
+                              float(ready.split("Tune state ")[1].split(" s")[0]))
     final = read_json(trials_json)
     return {"moment": moment, "running_at_kill": sum(t["state"] == "RUNNING" for t in at_kill),
             "ended_at_kill": sum(t["state"] == "TERMINATED" for t in at_kill),
             "epochs_reported_at_kill": reported_at_kill,
             "epochs_rerun": sum(t["rerun_epochs"] for t in final),
             "lost_trials": sum(t["state"] == "LOST" for t in final),
-            "restore_s": restore_s, "first_result_s": round(first_result_s, 1),
+            "ready_s": ready_s, "ray_s": ray_s, "tune_restore_s": tune_s,
+            "first_result_s": round(first_result_s, 1),
+            "submit_first_result_s": round(submit_first_s, 1),
             "resume_total_s": round(total_s, 1),
             "trials": sum(t["state"] != "LOST" for t in final)}
 

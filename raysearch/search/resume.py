@@ -38,6 +38,7 @@ from raysearch.search.runner import (
 )
 from raysearch.search.space import parse_space
 from raysearch.search.store import RecordStore, join
+from raysearch.search.study import default_storage_url
 
 
 @dataclass
@@ -47,7 +48,9 @@ class Resumed:
     name: str
     already_finished: bool
     ended_before: int  # trials that had ended when the driver died
-    restore_s: float = 0.0  # from the call to Ray Tune having the experiment back (Ray included)
+    ready_s: float = 0.0  # from the call to Ray Tune having the experiment back (all included)
+    ray_s: float = 0.0  # of which starting (or attaching to) Ray
+    restore_s: float = 0.0  # of which Tuner.restore
     total_s: float = 0.0
     best: dict[str, Any] | None = None
 
@@ -73,9 +76,14 @@ def _open(name: str, results: str, storage: str | None) -> dict[str, Any]:
     return dict(saved)
 
 
-def _prepared(saved: dict[str, Any], say: Callable[[str], None]) -> Prepared:
+def _spec(saved: dict[str, Any], local: Path) -> SearchSpec:
     fields = {f.name for f in dataclasses.fields(SearchSpec)}
     spec = SearchSpec(**{k: v for k, v in saved["spec"].items() if k in fields})
+    spec.results = str(local.parent)  # where the records were found, whatever the cwd now
+    return spec
+
+
+def _prepared(saved: dict[str, Any], spec: SearchSpec, say: Callable[[str], None]) -> Prepared:
     base = config_from_dict(saved["base_config"], where=f"{spec.name}/{SPEC_FILE}")
     space = parse_space(saved["space"], where=f"{spec.name}/{SPEC_FILE}")
     objectives = [Objective(**o) for o in saved.get("objectives", [])]
@@ -91,9 +99,10 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
     from raysearch.search.experiment import best_trial
 
     t0 = time.perf_counter()
+    local = Path(results).resolve() / name
     saved = _open(name, results, storage)
     spec_dict = saved["spec"]
-    trials = read_trials(Path(results).resolve() / name)
+    trials = read_trials(local)
     ended = _ended(trials, retry_errored)
     if ended >= spec_dict["num_samples"] and all(t["state"] in ("TERMINATED", "ERROR", "LOST")
                                                  for t in trials):
@@ -103,21 +112,30 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
 
     from ray import tune
 
-    p = _prepared(saved, say)
-    experiment = p.spec.tune_experiment
+    if not spec_dict.get("optuna_storage") and saved.get("study_url") not in (
+            None, default_storage_url(local)):
+        # Tune's searcher snapshot opens the study by its absolute path: elsewhere it would
+        # quietly start an empty one
+        raise UserError(f"the Optuna study of {name!r} is {saved['study_url']}; resume with the "
+                        f"--results folder the search started with (this is {local.parent})")
+    spec = _spec(saved, local)
+    experiment = spec.tune_experiment
     if not tune.Tuner.can_restore(experiment):
         raise UserError(f"{experiment} holds no Ray Tune state to resume (the driver died before "
-                        f"the search started); remove {p.spec.experiment} and submit again")
+                        f"the search started); remove {spec.experiment} and submit again")
+    p = _prepared(saved, spec, say)
+    t1 = time.perf_counter()
     start_ray(address)
     snapshot_often()
+    t2 = time.perf_counter()
     tuner = tune.Tuner.restore(experiment, build_trainable(p),
                                resume_unfinished=True, resume_errored=retry_errored)
-    restore_s = time.perf_counter() - t0
-    say(f"resuming {name!r}: {ended} of {p.spec.num_samples} trials had ended; Tune state "
-        f"restored in {restore_s:.1f} s")
+    t3 = time.perf_counter()
+    say(f"resuming {name!r}: {ended} of {p.spec.num_samples} trials had ended; ready in "
+        f"{t3 - t0:.1f} s (Ray {t2 - t1:.1f} s, Tune state {t3 - t2:.1f} s)")
     tuner.fit()
     total = time.perf_counter() - t0
     say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} {total:.0f} s after "
         "the resume started")
     best = best_trial(read_trials(p.spec.experiment), p.metric, p.mode)
-    return Resumed(name, False, ended, restore_s, total, best)
+    return Resumed(name, False, ended, t3 - t0, t2 - t1, t3 - t2, total, best)

@@ -107,3 +107,21 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     assert again.wait(timeout=120) == 0
     assert "already finished" in (tmp_path / "again.log").read_text()
     assert {p: p.read_bytes() for p in exp.rglob("*") if p.is_file()} == files
+
+
+def test_resuming_what_cannot_be_resumed_says_why(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from raysearch.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["resume", "nothing", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "no experiment 'nothing'" in capsys.readouterr().err
+    # killed before Tune wrote anything: the records exist, Tune's state does not
+    exp = tmp_path / "early"
+    exp.mkdir()
+    (exp / "raysearch.json").write_text(json.dumps({
+        "spec": {"name": "early", "results": str(tmp_path), "num_samples": 2},
+        "metric": "val_psnr", "mode": "max", "study_url": f"sqlite:///{exp / 'optuna.db'}"}))
+    with pytest.raises(SystemExit) as e:
+        main(["resume", "early", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "holds no Ray Tune state" in capsys.readouterr().err
