@@ -148,7 +148,8 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool) ->
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None, help="Config YAML (default: defaults).")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Config YAML (default: built-in defaults).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results/train"),
               show_default=True, help="Run folder: checkpoints, metrics.jsonl, sample grids.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config key.")

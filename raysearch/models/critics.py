@@ -60,7 +60,9 @@ class LocalCritic(nn.Module):
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         c = self.crop
         boxes = hole_crop_boxes(mask, c)
-        crops = torch.stack([image[i, :, top : top + c, left : left + c] for i, (top, left) in enumerate(boxes)])
+        crops = torch.stack(
+            [image[i, :, top : top + c, left : left + c] for i, (top, left) in enumerate(boxes)]
+        )
         return self.net(crops, mask)
 
 

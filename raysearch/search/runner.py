@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ TUNE_DIR = "tune"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
+DRIVER_MEMORY = 256 * 2**20  # bytes of logical memory a multi-worker trial's driver reserves
 
 
 @dataclass
@@ -184,6 +186,12 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
     return Prepared(spec, space, base, first.name, first.mode, data, objectives)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Attach to a cluster, or start a local Ray with its dashboard (Train needs the State API)."""
     import ray
@@ -195,9 +203,14 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if address:
         ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1",
-                 log_to_driver=False, logging_level=logging.WARNING)
+        return
+    # Ray Train finds the State API by looking for "the" Ray instance on the machine; with
+    # another one running (a second search, a test cluster) it gives up and the next trial
+    # hangs. Pin the dashboard port and tell every worker where it is.
+    port = _free_port()
+    ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1",
+             dashboard_port=port, log_to_driver=False, logging_level=logging.WARNING,
+             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}})
 
 
 def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
@@ -218,7 +231,9 @@ def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
         cpus_per_worker=s.cpus_per_worker, gpus_per_worker=s.gpus_per_worker,
         storage=s.experiment_uri, keep_checkpoints=s.keep_checkpoints,
         metric=p.metric, mode=p.mode, metrics=_metric_names(p), max_failures=s.max_failures)
-    return tune.with_resources(fn, {"cpu": 0})  # the driver only waits; workers hold resources
+    # The driver only waits for its workers, which hold the CPUs/GPUs. Ray refuses an empty
+    # request, so the driver reserves a little logical memory instead of a CPU it would block.
+    return tune.with_resources(fn, {"cpu": 0, "memory": DRIVER_MEMORY})
 
 
 def build_trainable(p: Prepared) -> Any:
@@ -279,7 +294,11 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
     return tune.Tuner(
         build_trainable(p),
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
-                                    num_samples=s.num_samples, reuse_actors=True,
+                                    num_samples=s.num_samples,
+                                    # reusing the trial process saves its start-up (torch import,
+                                    # actor launch); a Train driver's thread outlives Tune's
+                                    # 2 s reuse window, so multi-worker trials start fresh
+                                    reuse_actors=s.workers_per_trial == 1,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,

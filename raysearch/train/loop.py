@@ -192,7 +192,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 loss_d.backward()
                 _average_gradients(critic, ddp.world)
                 opt_d.step()
-            _check_finite(float(loss_d), "critic loss", epoch, step)
+            _check_finite(loss_d.item(), "critic loss", epoch, step)
 
             rec = sum(weighted_l1(o, real, mask, cfg.loss.l1_hole, cfg.loss.l1_valid) for o in outs)
             for p in critic.parameters():
@@ -207,11 +207,11 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             loss_g.backward()
             _average_gradients(generator, ddp.world)
             opt_g.step()
-            _check_finite(float(loss_g), "generator loss", epoch, step)
+            _check_finite(loss_g.item(), "generator loss", epoch, step)
 
-            sums["loss_g"] += float(loss_g)
-            sums["loss_d"] += float(loss_d)
-            sums["l1"] += float(rec)
+            sums["loss_g"] += loss_g.item()
+            sums["loss_d"] += loss_d.item()
+            sums["l1"] += float(rec.item())
             sums["wdist"] += logs.get("wdist", 0.0)
             steps += 1
             seen += len(idx)

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import optuna
 import pytest
-from survive_helpers import read_json, wait_for, write_space
 
 from raysearch.build import validate_names
 from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
+from tests.search.survive_helpers import read_json, wait_for, write_space
 
 NAN = "train.inject_nan_at_epoch"
 
@@ -39,7 +39,7 @@ def _kill_first_healthy_trial(trials_json: Path, killed: dict) -> None:
 
 @pytest.mark.slow
 def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
-        tmp_path: Path, local_ray: None) -> None:
+        tmp_path: Path, ray_local: None) -> None:
     space = write_space(tmp_path, {
         NAN: {"type": "categorical", "choices": [0, 1]},
         "optim.lr_g": {"type": "float", "low": 1.0e-4, "high": 2.0e-3, "log": True},

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import optuna
 import pytest
-from survive_helpers import write_space
 
 from raysearch.cli import main
 from raysearch.errors import UserError
 from raysearch.search.experiment import open_experiment, pareto_set
 from raysearch.search.objectives import Objective, parse_objectives
+from tests.search.survive_helpers import write_space
 
 
 def test_parse_objectives() -> None:
@@ -40,7 +40,7 @@ def test_metric_and_objectives_together_are_refused(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_multi_objective_search_lists_its_pareto_set(tmp_path: Path, local_ray: None,
+def test_multi_objective_search_lists_its_pareto_set(tmp_path: Path, ray_local: None,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     space = write_space(tmp_path, {
         "model.base_channels": {"type": "categorical", "choices": [8, 16, 24]},

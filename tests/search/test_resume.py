@@ -8,9 +8,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from survive_helpers import cli, kill_driver, read_json, wait_for, write_space
 
 from raysearch.search.experiment import open_experiment, status_table
+from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for, write_space
 
 NUM_SAMPLES = 5
 EPOCHS = 4

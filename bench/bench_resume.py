@@ -1,7 +1,7 @@
 """Measure what a driver kill costs: SIGKILL `raysearch submit` at a few moments, resume, and report
 how long the resume took and how much work was paid twice.
 
-    PYTHONPATH=. python benchmarks/resume_after_kill.py --out /tmp/resume-bench
+    PYTHONPATH=. .venv/bin/python bench/bench_resume.py --out /tmp/resume-bench
 
 Each cycle is a fresh search (the quick-start space, embedded faces, 32 px) killed at one moment.
 """
@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "search"))
-from survive_helpers import cli, kill_driver, read_json, wait_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for
 
 MOMENTS = {  # when to kill: a check on the trials.json records
     "mid-first-trial": lambda ts: any(t["epochs"] >= 2 for t in ts),

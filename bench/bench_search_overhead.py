@@ -1,0 +1,131 @@
+"""Issue 2 benchmark: per-trial overhead, in-trial vs bare training throughput, data loading rate.
+
+Run: .venv/bin/python bench/bench_search_overhead.py [--celeba ../shared/data/celeba]
+Prints a Markdown section for BENCHMARKS.md. Numbers are from this machine; rerun on yours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from raysearch.config import Config, DataConfig
+from raysearch.data import load_faces, pack_folder
+from raysearch.search.experiment import open_experiment
+from raysearch.search.runner import SearchSpec, prepare_search, run_search, start_ray
+from raysearch.train import train
+
+SPACE = """
+fixed:
+  data.num_images: 640
+  model.depth: 3
+  model.base_channels: 16
+  model.critic_channels: 16
+parameters:
+  optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}
+"""
+
+
+def bench_config(threads: int) -> Config:
+    cfg = Config()
+    cfg.data.num_images = 640
+    cfg.model.depth, cfg.model.base_channels, cfg.model.critic_channels = 3, 16, 16
+    cfg.train.epochs = 4
+    cfg.train.num_threads = threads
+    return cfg
+
+
+def search(tmp: Path, name: str, trials: int, epochs: int, cpus: float) -> tuple[float, list[dict]]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    space = tmp / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name=name, space_path=str(space), results=str(tmp), num_samples=trials,
+                      max_epochs=epochs, max_concurrent=1, cpus_per_worker=cpus,
+                      grace_period=epochs)  # grace = max_t: ASHA stops nothing, every trial runs fully
+    prepared = prepare_search(spec, say=lambda _m: None)
+    t0 = time.perf_counter()
+    run_search(prepared, say=lambda _m: None)
+    wall = time.perf_counter() - t0
+    return wall, open_experiment(name, tmp).trials
+
+
+def overhead(tmp: Path, trials: int = 6, epochs: int = 3) -> str:
+    wall, recs = search(tmp, "overhead", trials, epochs, cpus=2)
+    train_s = [r["last"]["train_time_s"] for r in recs]
+    per_trial = wall / trials
+    over = per_trial - float(np.mean(train_s))
+    return (f"- (a) {trials} single-worker trials x {epochs} epochs, one at a time: search wall "
+            f"{wall:.1f} s (Tuner.fit, Ray already up), {per_trial:.2f} s per trial, of which "
+            f"training+validation {np.mean(train_s):.2f} s (mean). **Overhead per trial "
+            f"{over:.2f} s** (target <= 3 s): actor start (reused after the first), checkpoint "
+            f"save + persist each epoch, Tune bookkeeping.")
+
+
+def throughput(tmp: Path) -> str:
+    torch.set_num_threads(2)
+    bare: list[dict] = []
+    cfg = bench_config(threads=2)
+    train(cfg, tmp / "bare", report=lambda m, _c: bare.append(m))
+    _, recs = search(tmp, "throughput", trials=1, epochs=4, cpus=2)
+    hist = recs[0]["history"]
+    bare_ips = float(np.mean([m["images_per_s"] for m in bare[1:]]))  # epoch 1 warms up
+    tune_ips = float(np.mean([h["images_per_s"] for h in hist[1:]]))
+    return (f"- (b) training images/s, same model (depth 3, 16 channels, global+local WGAN-GP "
+            f"critic), 32 px, 576 images, 2 threads, epochs 2-4: bare loop {bare_ips:.0f}, inside "
+            f"a Tune trial {tune_ips:.0f}. **Ratio {tune_ips / bare_ips:.2f}** (target >= 0.9).")
+
+
+def loading(tmp: Path, celeba: Path | None) -> str:
+    lines = []
+    t0 = time.perf_counter()
+    load_faces(DataConfig(num_images=640, image_size=32))
+    emb = 640 / (time.perf_counter() - t0)
+    lines.append(f"embedded faces drawn at {emb:.0f} images/s")
+    if celeba is not None and celeba.is_dir():
+        n = 2000
+        sub = tmp / "celeba"
+        sub.mkdir(parents=True)
+        for i in range(1, n + 1):
+            (sub / f"{i:06d}.jpg").symlink_to((celeba / f"{i:06d}.jpg").resolve())
+        for size in (64, 128):
+            t0 = time.perf_counter()
+            load_faces(DataConfig(path=str(sub), image_size=size))
+            lines.append(f"CelebA folder -> {size} px: {n / (time.perf_counter() - t0):.0f} images/s")
+        pack_folder(sub, tmp / "shards", shard_size=1000)
+        t0 = time.perf_counter()
+        load_faces(DataConfig(path=str(tmp / "shards"), image_size=64))
+        lines.append(f"Parquet shards -> 64 px: {n / (time.perf_counter() - t0):.0f} images/s")
+    cfg = bench_config(threads=2)
+    cfg.data.image_size = 64
+    cfg.model.depth = 4
+    cfg.train.epochs = 2
+    seen: list[dict] = []
+    train(cfg, tmp / "train64", report=lambda m, _c: seen.append(m))
+    lines.append(f"training at 64 px (depth 4): {seen[-1]['images_per_s']:.0f} images/s")
+    return ("- (c) data loading (decoded once per trial, then held in memory; every epoch reads "
+            "memory): " + "; ".join(lines) + ".")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--celeba", type=Path, default=Path(__file__).resolve().parents[2] / "shared"
+                    / "data" / "celeba")
+    args = ap.parse_args()
+    start_ray(num_cpus=2)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        rows = [overhead(tmp / "a"), throughput(tmp / "b"), loading(tmp / "c", args.celeba)]
+    print(f"## Search overhead and throughput (bench/bench_search_overhead.py, "
+          f"{time.strftime('%Y-%m-%d')}, 2-core CPU)\n")
+    print("\n".join(rows))
+    print("\n" + json.dumps({"torch": torch.__version__}))
+
+
+if __name__ == "__main__":
+    main()

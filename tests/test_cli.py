@@ -1,0 +1,86 @@
+"""Bad input on the command line: one line naming the problem, exit code 2, nothing started."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raysearch.cli import main
+
+GOOD_SPACE = """
+parameters:
+  model.depth: {type: int, low: 2, high: 3}
+"""
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = 0
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.err + out.out
+
+
+def _space(tmp_path: Path, text: str) -> str:
+    f = tmp_path / "space.yaml"
+    f.write_text(text)
+    return str(f)
+
+
+@pytest.mark.parametrize(("text", "extra", "message"), [
+    ("parameters: [1, 2", [], "malformed YAML at line"),
+    ("parameters:\n  model.dept: {type: int, low: 1, high: 2}\n", [],
+     "unknown config key 'model.dept'"),
+    ("parameters:\n  model.generator: {type: categorical, choices: [pix2pix]}\n", [],
+     "unknown generator 'pix2pix'; known: skip_encoder_decoder"),
+    ("parameters:\n  model.depth: {type: int, low: 3, high: 2}\n", [], "empty or inverted range"),
+    (GOOD_SPACE, ["--num-samples", "0"], "--num-samples must be at least 1"),
+    (GOOD_SPACE, ["--data", "/no/such/faces"], "data path /no/such/faces does not exist"),
+    (GOOD_SPACE, ["--set", "model.critic=nope"], "unknown critic 'nope'"),
+    (GOOD_SPACE, ["--metric", "val_fid"], "--metric must be one of"),
+])
+def test_submit_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                       extra: list[str], message: str) -> None:
+    code, out = run_cli(["submit", "--space", _space(tmp_path, text), "--results",
+                         str(tmp_path / "results"), *extra], capsys)
+    assert code == 2
+    assert out.startswith("error: ") and message in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_unwritable_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, out = run_cli(["submit", "--space", _space(tmp_path, GOOD_SPACE), "--results",
+                         str(blocker / "results")], capsys)
+    assert code == 2 and "is not writable" in out and "--results" in out
+
+
+def test_missing_space_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["submit", "--space", str(tmp_path / "nope.yaml")], capsys)
+    assert code == 2 and "nope.yaml: no such file" in out
+
+
+def test_status_of_unknown_experiment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(["status", "ghost", "--results", str(tmp_path)], capsys)
+    assert code == 2 and "no experiment 'ghost'" in out
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "raysearch.cli", "submit", "--space", str(tmp_path / "x.yaml")],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'x.yaml'}: no such file"
+
+
+def test_every_command_has_help_with_example(capsys: pytest.CaptureFixture[str]) -> None:
+    for cmd in (["submit"], ["train"], ["status"], ["best"], ["data", "pack"]):
+        code, out = run_cli([*cmd, "--help"], capsys)
+        assert code == 0 and "Example:" in out
