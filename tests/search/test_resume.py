@@ -25,6 +25,17 @@ def _progress(trials_json: Path) -> list[dict] | None:
     return running if ended and running else None
 
 
+def _ready_to_kill(trials_json: Path) -> list[dict] | None:
+    """Progress, then long enough for Tune's snapshot to hold the mid-way trials' checkpoints,
+    and those trials still running (ASHA may have stopped them meanwhile: then look again)."""
+    mid_way = _progress(trials_json)
+    if not mid_way:
+        return None
+    time.sleep(SNAPSHOT_S + 0.3)
+    running = {t["trial_id"] for t in read_json(trials_json) or [] if t["state"] == "RUNNING"}
+    return [t for t in mid_way if t["trial_id"] in running] or None
+
+
 def _rung_entries(asha: dict) -> set[tuple[float, str, float]]:
     return {(r["milestone"], tid, v) for bracket in asha["brackets"] for r in bracket
             for tid, v in r["recorded"].items()}
@@ -34,7 +45,7 @@ def _rung_entries(asha: dict) -> set[tuple[float, str, float]]:
 def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     space = write_space(tmp_path, {
         "optim.lr_g": {"type": "float", "low": 1.0e-4, "high": 2.0e-3, "log": True},
-        "model.base_channels": {"type": "categorical", "choices": [8, 16]},
+        "model.base_channels": {"type": "categorical", "choices": [16, 24]},  # epochs of ~1-4 s
         "loss.l1_hole": {"type": "float", "low": 1.0, "high": 10.0},
     })
     results, name = tmp_path / "results", "killed"
@@ -44,9 +55,8 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
                  "--max-epochs", str(EPOCHS), "--max-concurrent", "2", *args,
                  log=tmp_path / "submit.log")
     try:
-        mid_way = wait_for("a finished trial and one mid-way", lambda: _progress(exp / "trials.json"),
-                           timeout=300, proc=driver)
-        time.sleep(SNAPSHOT_S + 0.3)  # Tune's snapshot now holds their first checkpoints
+        mid_way = wait_for("a finished trial and one mid-way",
+                           lambda: _ready_to_kill(exp / "trials.json"), timeout=300, proc=driver)
     finally:
         stragglers = kill_driver(driver)
     assert stragglers == [], f"Ray processes outlived their killed driver: {stragglers}"
