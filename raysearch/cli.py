@@ -69,6 +69,8 @@ def cli() -> None:
 @click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
 @click.option("--reduction-factor", type=int, default=2, show_default=True,
               help="ASHA's reduction factor.")
+@click.option("--grace-period", type=int, default=1, show_default=True,
+              help="Epochs every trial runs before ASHA may stop it.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key in every trial, e.g. --set data.image_size=64.")
 @click.option("--objectives", default=None, metavar="M:MODE,...",
@@ -85,7 +87,8 @@ def cli() -> None:
 def submit(space_path: Path | None, data: str | None, num_samples: int, max_epochs: int | None,
            name: str | None, metric: str | None, results: str, seed: int, workers_per_trial: int,
            cpus_per_worker: float, gpus_per_worker: float, max_concurrent: int,
-           reduction_factor: int, sets: tuple[str, ...], objectives: str | None,
+           reduction_factor: int, grace_period: int, sets: tuple[str, ...],
+           objectives: str | None,
            max_failures: int, keep_checkpoints: int, storage: str | None,
            optuna_storage: str | None) -> None:
     """Run a search: TPE proposes configurations, ASHA stops weak trials early.
@@ -103,7 +106,8 @@ def submit(space_path: Path | None, data: str | None, num_samples: int, max_epoc
         num_samples=num_samples, max_epochs=max_epochs, metric=metric, seed=seed,
         workers_per_trial=workers_per_trial, cpus_per_worker=cpus_per_worker,
         gpus_per_worker=gpus_per_worker, max_concurrent=max_concurrent,
-        reduction_factor=reduction_factor, overrides=_parse_sets(sets), objectives=objectives,
+        reduction_factor=reduction_factor, grace_period=grace_period,
+        overrides=_parse_sets(sets), objectives=objectives,
         max_failures=max_failures, keep_checkpoints=keep_checkpoints, storage=storage,
         optuna_storage=optuna_storage)
     prepared = prepare_search(spec, check=validate_names, say=_say)

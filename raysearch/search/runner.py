@@ -114,6 +114,8 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
     if spec.max_failures < 0:
         raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
+    if spec.grace_period < 1:
+        raise UserError(f"--grace-period must be at least 1, got {spec.grace_period}")
     if spec.keep_checkpoints < 1:
         raise UserError(f"--keep-checkpoints must be at least 1, got {spec.keep_checkpoints}")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):

@@ -21,7 +21,7 @@ def _progress(trials_json: Path) -> list[dict] | None:
     """Enough happened to make the kill interesting: a trial ended, another is mid-way."""
     trials = read_json(trials_json) or []
     ended = [t for t in trials if t["state"] == "TERMINATED"]
-    running = [t for t in trials if t["state"] == "RUNNING" and 2 <= t["epochs"] < EPOCHS]
+    running = [t for t in trials if t["state"] == "RUNNING" and 1 <= t["epochs"] < EPOCHS]
     return running if ended and running else None
 
 
@@ -52,7 +52,7 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     exp = results / name
     args = ["--results", str(results)]
     driver = cli("submit", "--name", name, "--space", str(space), "--num-samples", str(NUM_SAMPLES),
-                 "--max-epochs", str(EPOCHS), "--max-concurrent", "2", *args,
+                 "--max-epochs", str(EPOCHS), "--max-concurrent", "2", "--grace-period", "2", *args,
                  log=tmp_path / "submit.log")
     try:
         mid_way = wait_for("a finished trial and one mid-way",
