@@ -45,9 +45,9 @@ def _rung_entries(asha: dict) -> set[tuple[float, str, float]]:
 def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     space = write_space(tmp_path, {
         "optim.lr_g": {"type": "float", "low": 1.0e-4, "high": 2.0e-3, "log": True},
-        "model.base_channels": {"type": "categorical", "choices": [16, 24]},  # epochs of ~1-4 s
+        "model.base_channels": {"type": "categorical", "choices": [16, 24]},
         "loss.l1_hole": {"type": "float", "low": 1.0, "high": 10.0},
-    })
+    }, **{"data.num_images": 2400})  # epochs of 1-5 s here: long enough to be caught mid-way
     results, name = tmp_path / "results", "killed"
     exp = results / name
     args = ["--results", str(results)]
