@@ -17,6 +17,8 @@ import yaml
 from raysearch.errors import UserError
 
 RESULTS_HELP = "Folder that holds experiments (default: results)."
+STORAGE_HELP = ("Where Ray Tune writes the experiment: a folder or a URI pyarrow opens (s3://, gs://, "
+                "file://); the records are mirrored there from --results (default: --results).")
 
 
 def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
@@ -67,12 +69,28 @@ def cli() -> None:
 @click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
 @click.option("--reduction-factor", type=int, default=2, show_default=True,
               help="ASHA's reduction factor.")
+@click.option("--grace-period", type=int, default=1, show_default=True,
+              help="Epochs every trial runs before ASHA may stop it.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key in every trial, e.g. --set data.image_size=64.")
+@click.option("--objectives", default=None, metavar="M:MODE,...",
+              help="Several objectives for Optuna's multi-objective TPE, e.g. "
+                   "val_psnr:max,val_ssim:max,generator_params:min. ASHA ranks by the first.")
+@click.option("--max-failures", type=int, default=2, show_default=True,
+              help="Retries of a trial whose process died, each from its last checkpoint "
+                   "(a NaN loss is never retried).")
+@click.option("--keep-checkpoints", type=int, default=2, show_default=True,
+              help="Checkpoints kept per trial: the best N by the metric, plus the latest.")
+@click.option("--storage", default=None, help=STORAGE_HELP)
+@click.option("--optuna-storage", default=None, metavar="URL",
+              help="Optuna database URL, e.g. postgresql://... (default: sqlite in the experiment).")
 def submit(space_path: Path | None, data: str | None, num_samples: int, max_epochs: int | None,
            name: str | None, metric: str | None, results: str, seed: int, workers_per_trial: int,
            cpus_per_worker: float, gpus_per_worker: float, max_concurrent: int,
-           reduction_factor: int, sets: tuple[str, ...]) -> None:
+           reduction_factor: int, grace_period: int, sets: tuple[str, ...],
+           objectives: str | None,
+           max_failures: int, keep_checkpoints: int, storage: str | None,
+           optuna_storage: str | None) -> None:
     """Run a search: TPE proposes configurations, ASHA stops weak trials early.
 
     \b
@@ -88,12 +106,19 @@ def submit(space_path: Path | None, data: str | None, num_samples: int, max_epoc
         num_samples=num_samples, max_epochs=max_epochs, metric=metric, seed=seed,
         workers_per_trial=workers_per_trial, cpus_per_worker=cpus_per_worker,
         gpus_per_worker=gpus_per_worker, max_concurrent=max_concurrent,
-        reduction_factor=reduction_factor, overrides=_parse_sets(sets))
+        reduction_factor=reduction_factor, grace_period=grace_period,
+        overrides=_parse_sets(sets), objectives=objectives,
+        max_failures=max_failures, keep_checkpoints=keep_checkpoints, storage=storage,
+        optuna_storage=optuna_storage)
     prepared = prepare_search(spec, check=validate_names, say=_say)
     best = run_search(prepared, say=_say)
+    _print_best(spec.name, best)
+
+
+def _print_best(name: str, best: dict[str, Any] | None) -> None:
     if best is None:
         raise click.ClickException("no trial finished an epoch; see 'raysearch status "
-                                   f"{spec.name}' for the errors")
+                                   f"{name}' for the errors")
     b = best["best"]
     click.echo(f"\nbest trial {best['number']} (epoch {best['best_epoch']}): "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f}  "
@@ -101,7 +126,29 @@ def submit(space_path: Path | None, data: str | None, num_samples: int, max_epoc
     for k, v in sorted(best["params"].items()):
         click.echo(f"  {k} = {v}")
     click.echo(f"checkpoint: {best['best_checkpoint']}")
-    click.echo(f"pull it with: raysearch best {spec.name} --out best-{spec.name}")
+    click.echo(f"pull it with: raysearch best {name} --out best-{name}")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--storage", default=None,
+              help="The search's --storage, when its records are not in --results on this machine.")
+@click.option("--retry-errored", is_flag=True,
+              help="Also resume trials that failed after their retries (never diverged ones).")
+def resume(name: str, results: str, storage: str | None, retry_errored: bool) -> None:
+    """Continue a search whose driver died: finished trials stay, running ones resume.
+
+    \b
+    The Tune experiment, the Optuna study and ASHA's rungs are restored; the total number of
+    trials stays --num-samples. Resuming a finished search says so and changes nothing.
+    Example: raysearch resume celeba-1
+    """
+    from raysearch.search.resume import resume_search
+
+    outcome = resume_search(name, results, storage, retry_errored, say=_say)
+    if not outcome.already_finished:
+        _print_best(name, outcome.best)
 
 
 @cli.command()
@@ -144,25 +191,62 @@ def status(name: str, results: str) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder to copy the checkpoint and its config into.")
 @click.option("--trial", "trial_number", type=int, default=None,
               help="Pull this trial's best checkpoint instead of the best trial's.")
+@click.option("--pareto", is_flag=True,
+              help="List the Pareto set over the search's objectives (full-length trials).")
 @click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
-def best(name: str, out: Path, trial_number: int | None, results: str) -> None:
+def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, results: str) -> None:
     """Copy the best checkpoint and its resolved config to OUT, and check that it loads.
 
     \b
     Example: raysearch best celeba-1 --out best-celeba
+             raysearch best celeba-mo --pareto; raysearch best celeba-mo --trial 3 --out t3
     """
-    from raysearch.search.experiment import open_experiment, pull_checkpoint
+    from raysearch.search.experiment import open_experiment, pareto_set, pull_checkpoint
 
     exp = open_experiment(name, results)
+    if pareto:
+        click.echo(_pareto_table(exp.objectives, pareto_set(exp)))
+        return
+    if out is None:
+        raise UserError("give --out FOLDER to copy the checkpoint into (or --pareto to list)")
     trial = pull_checkpoint(exp, out, trial_number)
     b = trial["best"]
     click.echo(f"trial {trial['number']} epoch {trial['best_checkpoint_epoch']}: "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f} "
                f"val_ssim {b.get('val_ssim', float('nan')):.4f} -> {out} (loads)")
+
+
+def _pareto_table(objectives: list[tuple[str, str]], front: list[dict[str, Any]]) -> str:
+    if not front:
+        return "no trial has run all its epochs yet"
+    head = ["trial", *[f"{m} ({mode})" for m, mode in objectives], "checkpoint"]
+    rows = [head] + [[str(t["number"]), *[f"{t['last'].get(m, float('nan')):.4g}" for m, _ in objectives],
+                      str(t.get("best_checkpoint"))] for t in front]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--out", default=None,
+              help="Folder or URI for the Parquet files (default: the experiment folder).")
+@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+def export(name: str, out: str | None, results: str) -> None:
+    """Write trials.parquet (one row per trial) and history.parquet (one per trial and epoch).
+
+    \b
+    Example: raysearch export celeba-1 --out tables/
+             duckdb -c "SELECT trial, \"best.val_psnr\" FROM 'tables/trials.parquet'"
+    """
+    from raysearch.results import export_parquet
+    from raysearch.search.experiment import open_experiment
+
+    for path in export_parquet(open_experiment(name, results), out):
+        click.echo(f"wrote {path}")
 
 
 @cli.group()

@@ -107,6 +107,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always saves)
     sample_grid: bool = True  # write masked | output | truth PNG each checkpoint
+    inject_nan_at_epoch: int = 0  # testing aid: >0 makes the loss NaN in that epoch (0 = off)
 
 
 @dataclass
@@ -280,6 +281,7 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(t.device in ("auto", "cpu", "cuda"), where,
              f"train.device must be auto, cpu or cuda; got {t.device!r}")
     _require(t.checkpoint_every >= 1, where, "train.checkpoint_every must be at least 1")
+    _require(t.inject_nan_at_epoch >= 0, where, "train.inject_nan_at_epoch must be >= 0 (0 = off)")
 
 
 def _max_depth(size: int) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from raysearch.errors import UserError
 from raysearch.search.recorder import read_trials
 from raysearch.search.runner import SPEC_FILE
+from raysearch.search.store import RecordStore, is_uri
 
 
 @dataclass
@@ -27,6 +28,17 @@ class Experiment:
     @property
     def mode(self) -> str:
         return str(self.spec["mode"])
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(metric, mode) of each objective; one for a single-objective search."""
+        saved = self.spec.get("objectives") or [{"name": self.metric, "mode": self.mode}]
+        return [(o["name"], o["mode"]) for o in saved]
+
+    def store(self) -> RecordStore:
+        """The records here and, when the search wrote to a storage URI, there too."""
+        remote = self.spec.get("experiment_uri")
+        return RecordStore(str(self.path), remote if remote and is_uri(remote) else None)
 
 
 def open_experiment(name: str, results: str | Path = "results") -> Experiment:
@@ -75,7 +87,7 @@ def status_table(exp: Experiment) -> str:
                      *[_fmt(t.get("params", {}).get(p, "-")) for p in params]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    done = sum(t["state"] in ("TERMINATED", "ERROR") for t in exp.trials)
+    done = sum(t["state"] in ("TERMINATED", "ERROR") for t in exp.trials)  # LOST ones were replaced
     total = exp.spec["spec"]["num_samples"]
     summary = f"{exp.spec['spec']['name']}: {done}/{total} trials ended, metric {exp.metric} ({exp.mode})"
     errors = [f"  trial {t['number']}: {t['error']}" for t in exp.trials if t.get("error")]
@@ -97,12 +109,37 @@ def pull_checkpoint(exp: Experiment, out: Path, trial_number: int | None = None)
                             f"(trials: 0-{len(exp.trials) - 1})")
         trial = found[0]
     src = Path(trial["best_checkpoint"])
-    if not src.is_dir():
-        raise UserError(f"checkpoint {src} of trial {trial['number']} is missing on this machine")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(src, out, dirs_exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, out, dirs_exist_ok=True)
+        elif not exp.store().fetch_dir(str(src), out):  # the search wrote to a storage URI
+            raise UserError(f"checkpoint {src} of trial {trial['number']} is missing on this machine")
     except OSError as e:
         raise UserError(f"cannot write to {out}: {e.strerror}") from None
     load_generator(out)  # proves the copy loads, with its own config
     return trial
+
+
+def _dominates(a: list[float], b: list[float]) -> bool:
+    return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
+
+
+def pareto_set(exp: Experiment) -> list[dict[str, Any]]:
+    """Trials no other trial beats on every objective, among those that ran all their epochs.
+
+    Values are each trial's last epoch, as Optuna was told; trials stopped early by ASHA were
+    measured at a lower fidelity and are left out, as Optuna leaves out its pruned trials.
+    """
+    objectives = exp.objectives
+    scored = []
+    for t in exp.trials:
+        if t["state"] != "TERMINATED" or t.get("stopped_early"):
+            continue
+        values = [t.get("last", {}).get(m) for m, _ in objectives]
+        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            signed = [float(v) if mode == "max" else -float(v) for v, (_, mode) in
+                      zip(values, objectives, strict=True)]
+            scored.append((signed, t))
+    front = [t for s, t in scored if not any(_dominates(o, s) for o, _ in scored)]
+    return sorted(front, key=lambda t: t["number"])

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ray.tune import Callback
 
+from raysearch.search.store import RecordStore, write_json_atomic
+
 TRIALS_FILE = "trials.json"
 _KEPT_METRICS = ("val_psnr", "val_ssim", "val_l1", "val_l1_hole", "val_ms_ssim", "train_loss_g",
-                 "train_loss_d", "images_per_s", "train_time_s", "epoch_time_s", "time_total_s")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+                 "train_loss_d", "images_per_s", "train_time_s", "epoch_time_s", "time_total_s",
+                 "generator_params", "resumed_from_epoch")
+ENDED = ("TERMINATED", "ERROR", "LOST")
+__all__ = ["TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
 
 
 def read_trials(experiment: Path) -> list[dict[str, Any]]:
@@ -42,30 +40,62 @@ class TrialRecorder(Callback):
     """Keeps the per-trial records current after every Tune event."""
 
     def __init__(self, experiment: Path, metric: str, mode: str, max_epochs: int,
-                 say: Callable[[str], None] | None = None) -> None:
+                 say: Callable[[str], None] | None = None, store: RecordStore | None = None,
+                 keep_checkpoints: int | None = None) -> None:
         self.path = Path(experiment) / TRIALS_FILE
+        self.store = store or RecordStore(str(experiment))
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
+        self.keep_checkpoints = keep_checkpoints
         self.say = say or (lambda _m: None)
+        self._load()
+
+    def _load(self) -> None:
         self.records: dict[str, dict[str, Any]] = {
-            r["trial_id"]: r for r in read_trials(Path(experiment))
+            r["trial_id"]: r for r in read_trials(self.path.parent)
         }
         self._number: dict[str, int] = {tid: r["number"] for tid, r in self.records.items()}
+        self._reconciled = False
+
+    def setup(self, stop: Any = None, num_samples: int | None = None,
+              total_num_samples: int | None = None, **info: Any) -> None:
+        # a restored Tuner brings the copy of this callback pickled at submit time: re-read the file
+        self._load()
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        # number trials in the order Tune created them, which is the order Optuna asked for them
+        new = [t for t in trials if t.trial_id not in self.records]
+        for trial in new:
+            self._record(trial)
+        if new:
+            self._save()
+        if self._reconciled:
+            return
+        self._reconciled = True
+        known = {t.trial_id for t in trials}
+        lost = [r for tid, r in self.records.items() if tid not in known and r["state"] not in ENDED]
+        for rec in lost:  # started after Tune's last state snapshot, before a driver kill
+            rec.update(state="LOST", error="lost: the driver died before Ray Tune saved this trial; "
+                                           "another trial took its place")
+            self.say(f"trial {rec['number']:>3} was lost with the driver; a new trial replaces it")
+        if lost:
+            self._save()
 
     def _record(self, trial: Any) -> dict[str, Any]:
         tid = trial.trial_id
         if tid not in self.records:
-            self._number[tid] = len(self._number)
+            self._number[tid] = max(self._number.values(), default=-1) + 1
             self.records[tid] = {
                 "trial_id": tid, "number": self._number[tid], "params": dict(trial.config),
                 "state": "PENDING", "epochs": 0, "best": {}, "last": {}, "best_epoch": None,
                 "checkpoints": {}, "best_checkpoint": None, "node_ip": None, "error": None,
-                "stopped_early": False, "trial_dir": trial.local_path, "history": [],
+                "stopped_early": False, "trial_dir": trial.path, "history": [],
+                "diverged": False, "retries": 0, "rerun_epochs": 0, "pid": None,
             }
         return self.records[tid]
 
     def _save(self) -> None:
         ordered = sorted(self.records.values(), key=lambda r: r["number"])
-        write_json_atomic(self.path, ordered)
+        self.store.write_json(TRIALS_FILE, ordered)
 
     def _better(self, new: float, old: float | None) -> bool:
         if old is None or not _finite(old):
@@ -80,9 +110,16 @@ class TrialRecorder(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         rec = self._record(trial)
+        if result.get("diverged"):  # the trial's last word: it stops now, with this reason
+            rec.update(diverged=True, error=f"diverged: {result.get('end_reason', 'non-finite loss')}")
+            self._save()
+            return
         epoch = int(result.get("training_iteration", rec["epochs"] + 1))
+        if epoch <= rec["epochs"]:  # resumed from an older checkpoint: this epoch is paid twice
+            rec["rerun_epochs"] = rec.get("rerun_epochs", 0) + 1
         kept = {k: result[k] for k in _KEPT_METRICS if k in result}
-        rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"))
+        rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"),
+                   pid=result.get("pid"))
         rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [{"epoch": epoch, **kept}]
         value = result.get(self.metric)
         if _finite(value) and self._better(value, rec["best"].get(self.metric)):
@@ -104,9 +141,28 @@ class TrialRecorder(Callback):
         if rec["best_epoch"] == epoch or rec["best_checkpoint"] is None:
             rec["best_checkpoint"] = path
             rec["best_checkpoint_epoch"] = epoch
+        if self.keep_checkpoints:
+            rec["checkpoints"] = _kept(rec, self.metric, self.mode, self.keep_checkpoints, epoch)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        rec = self._record(trial)
+        rec["retries"] = rec.get("retries", 0) + 1
+        err = trial.get_error() if hasattr(trial, "get_error") else None
+        rec["last_failure"] = _last_line(str(err)) if err else "unknown error"
+        self._save()
+        self.say(f"trial {rec['number']:>3} failed ({rec['last_failure']}); retry {rec['retries']} "
+                 "from its last checkpoint")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
+        if rec["state"] in ENDED:  # ended before a driver restart: leave the record as it was
+            return
+        self.store.upload("optuna.db")  # Optuna was told just before this callback
+        if rec.get("diverged"):
+            rec["state"] = "ERROR"
+            self._save()
+            self.say(f"trial {rec['number']:>3} ended: {rec['error']}")
+            return
         rec["state"] = "TERMINATED"
         rec["stopped_early"] = rec["epochs"] < self.max_epochs
         self._save()
@@ -122,10 +178,27 @@ class TrialRecorder(Callback):
         err = trial.get_error() if hasattr(trial, "get_error") else None
         rec["error"] = _last_line(str(err)) if err else "unknown error"
         self._save()
+        self.store.upload("optuna.db")
         self.say(f"trial {rec['number']:>3} failed: {rec['error']}")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._save()
+        self.store.upload("optuna.db")
+
+
+def _kept(rec: dict[str, Any], metric: str, mode: str, keep: int, latest: int) -> dict[str, str]:
+    """The checkpoints Tune keeps (``CheckpointConfig(num_to_keep)``): the best ``keep`` by the
+    metric, plus the latest one."""
+    score = {h["epoch"]: h.get(metric) for h in rec["history"]}
+
+    def rank(epoch: str) -> float:
+        v = score.get(int(epoch))
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            return -math.inf
+        return float(v) if mode == "max" else -float(v)
+
+    best = sorted(rec["checkpoints"], key=rank, reverse=True)[:keep]
+    return {e: p for e, p in rec["checkpoints"].items() if e in best or int(e) == latest}
 
 
 def _last_line(text: str) -> str:

@@ -19,10 +19,16 @@ from typing import Any
 from raysearch.config import Config, config_from_dict, merge_dotted
 from raysearch.data import FaceData, check_data_path, load_faces
 from raysearch.errors import UserError
-from raysearch.search.recorder import read_trials, write_json_atomic
+from raysearch.search.objectives import Objective, format_objectives, parse_objectives
+from raysearch.search.recorder import read_trials
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.store import RecordStore, is_uri, join
 
 SPEC_FILE = "raysearch.json"
+# Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
+# experiment folder to its staging folder and syncs them back every snapshot, which would put
+# stale copies of trials.json and asha.json over the live ones
+TUNE_DIR = "tune"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
@@ -49,10 +55,37 @@ class SearchSpec:
     reduction_factor: int = 2
     keep_checkpoints: int = 2  # per trial, best by the metric
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value
+    objectives: str | None = None  # "val_psnr:max,generator_params:min": multi-objective TPE
+    max_failures: int = 2  # retries of a trial whose process died, from its last checkpoint
+    storage: str | None = None  # where Tune writes (folder or pyarrow URI); default: results
+    optuna_storage: str | None = None  # Optuna database URL; default: SQLite in the experiment
 
     @property
     def experiment(self) -> Path:
+        """The local experiment folder: our records (a mirror of them when storage is a URI)."""
         return Path(self.results).resolve() / self.name
+
+    @property
+    def experiment_uri(self) -> str:
+        """The experiment at its storage: the local folder unless --storage was given."""
+        if self.storage is None:
+            return str(self.experiment)
+        root = self.storage if is_uri(self.storage) else str(Path(self.storage).resolve())
+        return join(root, self.name)
+
+    @property
+    def tune_experiment(self) -> str:
+        return join(self.experiment_uri, TUNE_DIR)
+
+    @property
+    def study_url(self) -> str:
+        from raysearch.search.study import default_storage_url
+
+        return self.optuna_storage or default_storage_url(self.experiment)
+
+    def store(self) -> RecordStore:
+        mirrored = self.experiment_uri != str(self.experiment)
+        return RecordStore(str(self.experiment), self.experiment_uri if mirrored else None)
 
 
 @dataclass
@@ -63,6 +96,7 @@ class Prepared:
     metric: str
     mode: str
     data: FaceData
+    objectives: list[Objective] = field(default_factory=list)  # [metric:mode] for one objective
 
 
 def _check_spec(spec: SearchSpec) -> None:
@@ -78,6 +112,12 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--gpus-per-worker must be >= 0, got {spec.gpus_per_worker}")
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
+    if spec.max_failures < 0:
+        raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
+    if spec.grace_period < 1:
+        raise UserError(f"--grace-period must be at least 1, got {spec.grace_period}")
+    if spec.keep_checkpoints < 1:
+        raise UserError(f"--keep-checkpoints must be at least 1, got {spec.keep_checkpoints}")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
 
@@ -107,6 +147,29 @@ def resolve_base(spec: SearchSpec, space: SearchSpace) -> Config:
     return base
 
 
+def _objectives(spec: SearchSpec, space: SearchSpace) -> list[Objective]:
+    if spec.objectives:
+        if spec.metric:
+            raise UserError("give --metric or --objectives, not both (the first objective is "
+                            "ASHA's metric)")
+        objectives = parse_objectives(spec.objectives)
+        spec.objectives = format_objectives(objectives)
+        return objectives
+    metric = spec.metric or space.metric or "val_psnr"
+    if metric not in METRICS:
+        raise UserError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    return [Objective(metric, METRICS[metric])]
+
+
+def load_data(base: Config, say: Callable[[str], None]) -> FaceData:
+    t0 = time.perf_counter()
+    data = load_faces(base.data)
+    say(f"data: {len(data.train)} training + {len(data.val)} validation faces at "
+        f"{base.data.image_size}px from {base.data.path} ({time.perf_counter() - t0:.1f} s"
+        f"{f'; {data.skipped} unreadable skipped' if data.skipped else ''})")
+    return data
+
+
 def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
@@ -114,20 +177,15 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
     space = load_space(Path(spec.space_path))
     base = resolve_base(spec, space)
     validate_space(space, base, check)
-    metric = spec.metric or space.metric or "val_psnr"
-    if metric not in METRICS:
-        raise UserError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    objectives = _objectives(spec, space)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     if (spec.experiment / SPEC_FILE).exists():
         raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                         f"use 'raysearch resume {spec.name}', or another --name")
-    t0 = time.perf_counter()
-    data = load_faces(base.data)
-    say(f"data: {len(data.train)} training + {len(data.val)} validation faces at "
-        f"{base.data.image_size}px from {base.data.path} ({time.perf_counter() - t0:.1f} s"
-        f"{f'; {data.skipped} unreadable skipped' if data.skipped else ''})")
-    return Prepared(spec, space, base, metric, METRICS[metric], data)
+    data = load_data(base, say)
+    first = objectives[0]
+    return Prepared(spec, space, base, first.name, first.mode, data, objectives)
 
 
 def _free_port() -> int:
@@ -167,16 +225,29 @@ def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
         resources: dict[str, float] = {"cpu": s.cpus_per_worker}
         if s.gpus_per_worker:
             resources["gpu"] = s.gpus_per_worker
-        fn = tune.with_parameters(t.single_worker_trial, base=base, data_ref=data_ref)
+        fn = tune.with_parameters(t.single_worker_trial, base=base, data_ref=data_ref,
+                                  metrics=_metric_names(p))
         return tune.with_resources(fn, resources)
     fn = tune.with_parameters(
         t.multi_worker_trial, base=base, data_ref=data_ref, workers=s.workers_per_trial,
         cpus_per_worker=s.cpus_per_worker, gpus_per_worker=s.gpus_per_worker,
-        storage=str(Path(s.results).resolve()), keep_checkpoints=s.keep_checkpoints,
-        metric=p.metric, mode=p.mode)
+        storage=s.experiment_uri, keep_checkpoints=s.keep_checkpoints,
+        metric=p.metric, mode=p.mode, metrics=_metric_names(p), max_failures=s.max_failures)
     # The driver only waits for its workers, which hold the CPUs/GPUs. Ray refuses an empty
     # request, so the driver reserves a little logical memory instead of a CPU it would block.
     return tune.with_resources(fn, {"cpu": 0, "memory": DRIVER_MEMORY})
+
+
+def build_trainable(p: Prepared) -> Any:
+    """The trainable of a search (a resume must rebuild exactly this): the data goes to the object
+    store once and every trial reads it from there."""
+    import ray
+
+    return _trainable(p, [ray.put(p.data)])
+
+
+def _metric_names(p: Prepared) -> list[str]:
+    return [o.name for o in p.objectives] or [p.metric]
 
 
 def _max_concurrent(s: SearchSpec) -> int:
@@ -192,27 +263,38 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
-    import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
+def snapshot_often() -> None:
+    """Tune snapshots its experiment state every 10 s or more by default: a driver killed in
+    between forgets the trials it started since. Every second keeps that window small (and the
+    snapshot costs milliseconds at this size); TUNE_GLOBAL_CHECKPOINT_S set by the user wins."""
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 
+
+def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    from raysearch.search.asha import PersistentASHA
     from raysearch.search.recorder import TrialRecorder
+    from raysearch.search.study import StudySearch, rdb_storage
 
     s = p.spec
     epochs = p.base.train.epochs
-    searcher = OptunaSearch(space=p.space.define_by_run(), metric=p.metric, mode=p.mode,
-                            seed=s.seed, study_name=s.name)
+    store = s.store()
+    multi = len(p.objectives) > 1
+    searcher = StudySearch(space=p.space.define_by_run(),
+                           metric=_metric_names(p) if multi else p.metric,
+                           mode=[o.mode for o in p.objectives] if multi else p.mode,
+                           seed=s.seed, study_name=s.name, storage=rdb_storage(s.study_url),
+                           max_t=epochs)
     limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
-    scheduler = ASHAScheduler(time_attr="training_iteration", metric=p.metric, mode=p.mode,
-                              max_t=epochs, grace_period=min(s.grace_period, epochs),
-                              reduction_factor=s.reduction_factor)
-    recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say)
-    data_ref = [ray.put(p.data)]
+    scheduler = PersistentASHA(store, time_attr="training_iteration", metric=p.metric, mode=p.mode,
+                               max_t=epochs, grace_period=min(s.grace_period, epochs),
+                               reduction_factor=s.reduction_factor)
+    recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
+                             keep_checkpoints=s.keep_checkpoints)
     return tune.Tuner(
-        _trainable(p, data_ref),
+        build_trainable(p),
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
                                     num_samples=s.num_samples,
                                     # reusing the trial process saves its start-up (torch import,
@@ -221,8 +303,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
                                     reuse_actors=s.workers_per_trial == 1,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
-            name=s.name, storage_path=str(Path(s.results).resolve()), verbose=0,
+            name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
             callbacks=[recorder],
+            failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
                                                     checkpoint_score_order=p.mode),
@@ -231,8 +314,10 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
 
 
 def write_spec(p: Prepared) -> None:
-    write_json_atomic(p.spec.experiment / SPEC_FILE, {
+    p.spec.store().write_json(SPEC_FILE, {
         "spec": asdict(p.spec), "metric": p.metric, "mode": p.mode,
+        "objectives": [asdict(o) for o in p.objectives], "study_url": p.spec.study_url,
+        "experiment_uri": p.spec.experiment_uri, "tune_experiment": p.spec.tune_experiment,
         "space": p.space.to_dict(), "base_config": p.base.to_dict(), "created": time.time(),
     })
 
@@ -244,10 +329,23 @@ def run_search(p: Prepared, address: str | None = None,
 
     start_ray(address)
     write_spec(p)
+    snapshot_often()
     t0 = time.perf_counter()
     say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
         f"epochs, TPE + ASHA on {p.metric} ({p.mode}); results in {p.spec.experiment}")
     build_tuner(p, say).fit()
-    say(f"search finished in {time.perf_counter() - t0:.0f} s")
+    say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
+        f"{time.perf_counter() - t0:.0f} s")
     trials = read_trials(p.spec.experiment)
     return best_trial(trials, p.metric, p.mode)
+
+
+def finished_trials(spec: SearchSpec, say: Callable[[str], None] = print) -> bool:
+    """Whether every trial of the search has ended; if not (Ctrl-C), says how to go on."""
+    trials = [t for t in read_trials(spec.experiment) if t["state"] != "LOST"]
+    ended = sum(t["state"] in ("TERMINATED", "ERROR") for t in trials)
+    if ended >= spec.num_samples:
+        return True
+    say(f"{ended} of {spec.num_samples} trials ended; continue with: raysearch resume {spec.name}"
+        f"{'' if spec.results == 'results' else f' --results {spec.results}'}")
+    return False

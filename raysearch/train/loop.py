@@ -210,6 +210,8 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 for p in critic.parameters():
                     p.requires_grad_(True)
                 loss_g = loss_g + cfg.loss.adv_weight * adv
+            if epoch == cfg.train.inject_nan_at_epoch:  # testing aid: a real divergence path
+                loss_g = loss_g * float("nan")
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             _average_gradients(generator, ddp.world)

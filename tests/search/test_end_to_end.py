@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 
@@ -47,6 +48,13 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
         assert ("model.base_channels" in t["params"]) is t["params"]["model.skip"]
         assert [h["epoch"] for h in t["history"]] == list(range(1, t["epochs"] + 1))
     assert len({tuple(sorted(t["params"].items())) for t in exp.trials}) == 5
+    # the study, opened with Optuna itself: ASHA's stops are PRUNED with every epoch's value
+    study = optuna.load_study(study_name="e2e", storage=exp.spec["study_url"])
+    told = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
+    for t in exp.trials:
+        assert told[t["trial_id"]].state.name == ("PRUNED" if t["stopped_early"] else "COMPLETE")
+        assert told[t["trial_id"]].intermediate_values == {
+            h["epoch"]: h["val_psnr"] for h in t["history"]}
 
     assert best is not None
     assert best["best"]["val_psnr"] == max(t["best"]["val_psnr"] for t in exp.trials)

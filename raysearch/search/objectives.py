@@ -1,0 +1,46 @@
+"""What a search optimises: one metric, or several (``--objectives val_psnr:max,generator_params:min``).
+
+With several objectives Optuna's TPE samples for the Pareto front; ASHA still needs one number to
+compare trials at a rung, so it uses the first objective.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raysearch.errors import UserError
+from raysearch.search.space import METRICS
+
+# every metric a trial reports that makes sense to optimise, with its natural direction
+OBJECTIVES: dict[str, str] = {**METRICS, "generator_params": "min"}
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    mode: str  # max | min
+
+
+def parse_objectives(text: str) -> list[Objective]:
+    """``"val_psnr:max,val_ssim"`` -> objectives; a missing ``:mode`` takes the metric's own."""
+    out: list[Objective] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, mode = item.partition(":")
+        name, mode = name.strip(), mode.strip()
+        if name not in OBJECTIVES:
+            raise UserError(f"--objectives: unknown metric {name!r}; known: {', '.join(OBJECTIVES)}")
+        mode = mode or OBJECTIVES[name]
+        if mode not in ("max", "min"):
+            raise UserError(f"--objectives: {name}:{mode}: the mode must be max or min")
+        if any(o.name == name for o in out):
+            raise UserError(f"--objectives: {name} is given twice")
+        out.append(Objective(name, mode))
+    if not out:
+        raise UserError("--objectives is empty; write e.g. val_psnr:max,generator_params:min")
+    return out
+
+
+def format_objectives(objectives: list[Objective]) -> str:
+    return ",".join(f"{o.name}:{o.mode}" for o in objectives)

@@ -1,0 +1,141 @@
+"""Continue a search whose driver died (SIGKILL, Ctrl-C, a machine restart).
+
+What comes back, and from where:
+
+- the Tune experiment (trial list, each trial's latest checkpoint, the searcher's snapshot) from
+  Tune's own state files, through ``Tuner.restore``; finished trials are not run again, running
+  ones continue from their last checkpoint, and the total stays ``--num-samples``;
+- the Optuna study from its database (the searcher's snapshot points at the same one);
+- ASHA's rungs from ``asha.json`` (``PersistentASHA``), which ``Tuner.restore`` alone loses;
+- ``trials.json`` from itself: the recorder re-reads it.
+
+The trainable is rebuilt exactly as ``build_tuner`` builds it, from the spec and the resolved
+base config saved in ``raysearch.json`` (not from the space file, which may have changed since).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raysearch.config import config_from_dict
+from raysearch.errors import UserError
+from raysearch.search.objectives import Objective
+from raysearch.search.recorder import read_trials
+from raysearch.search.runner import (
+    SPEC_FILE,
+    Prepared,
+    SearchSpec,
+    build_trainable,
+    finished_trials,
+    load_data,
+    snapshot_often,
+    start_ray,
+)
+from raysearch.search.space import parse_space
+from raysearch.search.store import RecordStore, join
+from raysearch.search.study import default_storage_url
+
+
+@dataclass
+class Resumed:
+    """What a resume did: whether anything was left, and how long the restore took."""
+
+    name: str
+    already_finished: bool
+    ended_before: int  # trials that had ended when the driver died
+    ready_s: float = 0.0  # from the call to Ray Tune having the experiment back (all included)
+    ray_s: float = 0.0  # of which starting (or attaching to) Ray
+    restore_s: float = 0.0  # of which Tuner.restore
+    total_s: float = 0.0
+    best: dict[str, Any] | None = None
+
+
+def _ended(trials: list[dict[str, Any]], retry_errored: bool) -> int:
+    def done(t: dict[str, Any]) -> bool:
+        if t["state"] == "TERMINATED" or (t["state"] == "ERROR" and t.get("diverged")):
+            return True
+        return t["state"] == "ERROR" and not retry_errored
+
+    return sum(done(t) for t in trials if t["state"] != "LOST")
+
+
+def _open(name: str, results: str, storage: str | None) -> dict[str, Any]:
+    local = Path(results).resolve() / name
+    if not (local / SPEC_FILE).exists() and storage:
+        RecordStore(str(local), join(storage, name)).download()  # resuming on another machine
+    store = RecordStore(str(local))
+    saved = store.read_json(SPEC_FILE)
+    if saved is None:
+        where = f"{results}" + (f" or {join(storage, name)}" if storage else "")
+        raise UserError(f"no experiment {name!r} in {where}")
+    return dict(saved)
+
+
+def _spec(saved: dict[str, Any], local: Path) -> SearchSpec:
+    fields = {f.name for f in dataclasses.fields(SearchSpec)}
+    spec = SearchSpec(**{k: v for k, v in saved["spec"].items() if k in fields})
+    spec.results = str(local.parent)  # where the records were found, whatever the cwd now
+    return spec
+
+
+def _prepared(saved: dict[str, Any], spec: SearchSpec, say: Callable[[str], None]) -> Prepared:
+    base = config_from_dict(saved["base_config"], where=f"{spec.name}/{SPEC_FILE}")
+    space = parse_space(saved["space"], where=f"{spec.name}/{SPEC_FILE}")
+    objectives = [Objective(**o) for o in saved.get("objectives", [])]
+    objectives = objectives or [Objective(saved["metric"], saved["mode"])]
+    return Prepared(spec, space, base, saved["metric"], saved["mode"], load_data(base, say),
+                    objectives)
+
+
+def resume_search(name: str, results: str = "results", storage: str | None = None,
+                  retry_errored: bool = False, address: str | None = None,
+                  say: Callable[[str], None] = print) -> Resumed:
+    """Restore experiment ``name`` and run it to the end; a finished one is left untouched."""
+    from raysearch.search.experiment import best_trial
+
+    t0 = time.perf_counter()
+    local = Path(results).resolve() / name
+    saved = _open(name, results, storage)
+    spec_dict = saved["spec"]
+    trials = read_trials(local)
+    ended = _ended(trials, retry_errored)
+    if ended >= spec_dict["num_samples"] and all(t["state"] in ("TERMINATED", "ERROR", "LOST")
+                                                 for t in trials):
+        say(f"search {name!r} already finished: {ended} of {spec_dict['num_samples']} trials "
+            "ended; nothing to resume")
+        return Resumed(name, True, ended)
+
+    from ray import tune
+
+    if not spec_dict.get("optuna_storage") and saved.get("study_url") not in (
+            None, default_storage_url(local)):
+        # Tune's searcher snapshot opens the study by its absolute path: elsewhere it would
+        # quietly start an empty one
+        raise UserError(f"the Optuna study of {name!r} is {saved['study_url']}; resume with the "
+                        f"--results folder the search started with (this is {local.parent})")
+    spec = _spec(saved, local)
+    experiment = spec.tune_experiment
+    if not tune.Tuner.can_restore(experiment):
+        raise UserError(f"{experiment} holds no Ray Tune state to resume (the driver died before "
+                        f"the search started); remove {spec.experiment} and submit again")
+    p = _prepared(saved, spec, say)
+    t1 = time.perf_counter()
+    start_ray(address)
+    snapshot_often()
+    t2 = time.perf_counter()
+    tuner = tune.Tuner.restore(experiment, build_trainable(p),
+                               resume_unfinished=True, resume_errored=retry_errored)
+    t3 = time.perf_counter()
+    say(f"resuming {name!r}: {ended} of {p.spec.num_samples} trials had ended; ready in "
+        f"{t3 - t0:.1f} s (Ray {t2 - t1:.1f} s, Tune state {t3 - t2:.1f} s)")
+    tuner.fit()
+    total = time.perf_counter() - t0
+    say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} {total:.0f} s after "
+        "the resume started")
+    best = best_trial(read_trials(p.spec.experiment), p.metric, p.mode)
+    return Resumed(name, False, ended, t3 - t0, t2 - t1, t3 - t2, total, best)

@@ -1,0 +1,99 @@
+"""Where an experiment's own records live: a local folder, mirrored to a storage URI when given.
+
+Ray Tune writes its state and the checkpoints straight to the storage (a folder, ``file://``,
+``s3://``, ``gs://``: anything ``pyarrow.fs`` opens). Our records (``raysearch.json``,
+``trials.json``, ``asha.json`` and the SQLite Optuna study, which cannot live in a bucket) are
+written to the local folder first, so ``status`` and ``best`` read them without the network, and
+copied to ``STORAGE/NAME/`` after each change, so a search can be resumed from another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RECORDS = ("raysearch.json", "trials.json", "asha.json", "optuna.db")
+
+
+def is_uri(path: str) -> bool:
+    return "://" in path
+
+
+def join(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class RecordStore:
+    """An experiment's record folder (``local``) and, optionally, its copy at ``remote`` (a URI)."""
+
+    local: str
+    remote: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.local)
+
+    def _fs(self) -> tuple[Any, str]:
+        from pyarrow import fs
+
+        assert self.remote is not None
+        return fs.FileSystem.from_uri(self.remote)
+
+    def read_json(self, name: str, default: Any = None) -> Any:
+        path = self.folder / name
+        return json.loads(path.read_text()) if path.exists() else default
+
+    def write_json(self, name: str, data: Any) -> None:
+        write_json_atomic(self.folder / name, data)
+        self.upload(name)
+
+    def upload(self, name: str) -> None:
+        """Copy one local record to the storage (no-op without a remote)."""
+        if self.remote is None or not (self.folder / name).exists():
+            return
+        from pyarrow import fs
+
+        remote_fs, root = self._fs()
+        remote_fs.create_dir(root, recursive=True)
+        fs.copy_files(str(self.folder / name), f"{root}/{name}",
+                      source_filesystem=fs.LocalFileSystem(), destination_filesystem=remote_fs)
+
+    def download(self) -> list[str]:
+        """Fetch the records that exist at the storage into the local folder; returns their names."""
+        if self.remote is None:
+            return []
+        from pyarrow import fs
+
+        remote_fs, root = self._fs()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        got = []
+        for name in RECORDS:
+            if remote_fs.get_file_info(f"{root}/{name}").type == fs.FileType.File:
+                fs.copy_files(f"{root}/{name}", str(self.folder / name), source_filesystem=remote_fs,
+                              destination_filesystem=fs.LocalFileSystem())
+                got.append(name)
+        return got
+
+    def fetch_dir(self, path: str, out: Path) -> bool:
+        """Copy a folder that Tune wrote at the storage (a checkpoint) to ``out``; False if absent."""
+        if self.remote is None:
+            return False
+        from pyarrow import fs
+
+        remote_fs, _ = self._fs()
+        if remote_fs.get_file_info(path).type != fs.FileType.Directory:
+            return False
+        out.mkdir(parents=True, exist_ok=True)
+        fs.copy_files(path, str(out), source_filesystem=remote_fs,
+                      destination_filesystem=fs.LocalFileSystem())
+        return True

@@ -1,0 +1,144 @@
+"""The Optuna side of a search: a persistent study that tells Optuna what really happened.
+
+Ray's ``OptunaSearch`` tells Optuna a trial that ASHA stopped as COMPLETE with its low-fidelity
+score, which TPE then ranks against full-length trials. Here a trial is told:
+
+- COMPLETE with its final value(s) when it ran all epochs;
+- PRUNED when ASHA stopped it (its per-epoch values are already intermediate values, the last
+  one included), so TPE ranks it as a pruned trial;
+- PRUNED with ``raysearch_end = diverged: ...`` when its loss became NaN or infinite: TPE keeps
+  pruned trials in its model (it ignores FAIL ones) and so learns to stay away from a region
+  that diverges, instead of proposing its neighbours again;
+- FAIL when it errored (after its retries).
+
+The study lives in a database (SQLite in the experiment folder by default), so Optuna's own tools
+and optuna-dashboard open it, and a resumed search continues the same study.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+log = logging.getLogger(__name__)
+
+STUDY_FILE = "optuna.db"
+END_ATTR = "raysearch_end"  # how the trial ended, in words (a user attribute of the Optuna trial)
+TUNE_ID_ATTR = "tune_trial_id"
+
+
+def default_storage_url(experiment: Path) -> str:
+    return f"sqlite:///{Path(experiment).resolve() / STUDY_FILE}"
+
+
+def rdb_storage(url: str) -> optuna.storages.BaseStorage:
+    # OptunaSearch wants a storage object; RDBStorage re-opens its engine after unpickling
+    return optuna.storages.RDBStorage(url)
+
+
+def open_study(url: str, name: str) -> optuna.Study:
+    """The study of an experiment, as Optuna's own tools would open it."""
+    return optuna.load_study(study_name=name, storage=url)
+
+
+class StudySearch(OptunaSearch):
+    """``OptunaSearch`` with honest trial states, a stored study and a clean resume."""
+
+    def __init__(self, *args: Any, max_t: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_t = max_t
+        self._steps: dict[str, set[int]] = {}  # steps already reported, per Tune trial
+        self._told: set[str] = set()  # Tune trials the study had finished before a restore
+
+    @property
+    def study(self) -> optuna.Study:
+        assert self._ot_study is not None, "the study is made when the space is set"
+        return self._ot_study
+
+    # -- asking ---------------------------------------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | None:
+        params = super().suggest(trial_id)
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is not None:
+            ot_trial.set_user_attr(TUNE_ID_ATTR, trial_id)
+        return params
+
+    # -- telling --------------------------------------------------------------------------------
+    def _multi(self) -> bool:
+        return isinstance(self.metric, list)
+
+    def _report(self, trial_id: str, result: dict) -> None:
+        if self._multi():
+            return  # Optuna keeps no intermediate values for several objectives
+        value, step = result.get(self.metric), result.get("training_iteration")
+        if step is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return
+        steps = self._steps.setdefault(trial_id, set())
+        if int(step) not in steps:  # a resumed trial re-reports the epochs after its checkpoint
+            self._ot_trials[trial_id].report(float(value), int(step))
+            steps.add(int(step))
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        # a trial told before a driver restart stays as it was told
+        if trial_id in self._completed_trials or trial_id in self._told or result.get("diverged"):
+            return
+        self._report(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        self._completed_trials.add(trial_id)
+        if trial_id in self._told:
+            return
+        ot_trial = self._ot_trials[trial_id]
+        result = result or {}
+        state, values, how = self._outcome(result, error)
+        if state is not TrialState.FAIL:
+            self._report(trial_id, result)  # the result that made ASHA stop it never came here
+        ot_trial.set_user_attr(END_ATTR, how)
+        self.study.tell(ot_trial, values, state=state)
+
+    def _outcome(self, result: dict, error: bool) -> tuple[TrialState, Any, str]:
+        if error:
+            return TrialState.FAIL, None, "error"
+        if result.get("diverged"):
+            return TrialState.PRUNED, None, f"diverged: {result.get('end_reason', '')}".strip()
+        metrics = self.metric if self._multi() else [self.metric]
+        values = [result.get(m) for m in metrics]
+        if not values or not all(_finite(v) for v in values):
+            return TrialState.PRUNED, None, "ended without a finite result"
+        epochs = int(result.get("training_iteration", 0))
+        if epochs < self._max_t:
+            return TrialState.PRUNED, None, f"stopped by ASHA after {epochs} epochs"
+        return TrialState.COMPLETE, values if self._multi() else values[0], "complete"
+
+    # -- resuming -------------------------------------------------------------------------------
+    def restore(self, checkpoint_path: str) -> None:
+        """Tune's searcher snapshot, then: fresh handles on the running trials, orphans failed."""
+        super().restore(checkpoint_path)
+        study = self.study
+        frozen = {t.number: t for t in study.get_trials(deepcopy=False)}
+        known = {t.number for t in self._ot_trials.values()}
+        self._told = {tid for tid, t in self._ot_trials.items() if frozen[t.number].state.is_finished()}
+        # _steps stays the snapshot's: an epoch re-run from an older checkpoint is reported again
+        # and replaces the value, as it does in trials.json (the model descends from the re-run)
+        lost = [n for n, t in frozen.items() if t.state == TrialState.RUNNING and n not in known]
+        for number in lost:  # asked after Tune's last snapshot: Tune will never run it
+            study.tell(number, state=TrialState.FAIL)
+        if lost:
+            previous = study.user_attrs.get("raysearch_lost_trials", [])
+            study.set_user_attr("raysearch_lost_trials", previous + lost)
+        # the sampler's random state is the snapshot's: without this, the trials asked after the
+        # snapshot (lost with the driver) would be proposed again, configuration for configuration
+        study.sampler.reseed_rng()
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,0 +1,108 @@
+"""What Optuna is told about each trial, and what survives a driver restart (no Ray cluster)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from raysearch.search.space import parse_space
+from raysearch.search.study import END_ATTR, TUNE_ID_ATTR, StudySearch, default_storage_url, rdb_storage
+
+SPACE = parse_space({"parameters": {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2,
+                                                   "log": True}}}, where="test")
+EPOCHS = 3
+
+
+def _searcher(folder: Path, name: str = "s", **kw: object) -> StudySearch:
+    return StudySearch(space=SPACE.define_by_run(), metric=kw.pop("metric", "val_psnr"),
+                       mode=kw.pop("mode", "max"), seed=0, study_name=name,
+                       storage=rdb_storage(default_storage_url(folder)), max_t=EPOCHS, **kw)
+
+
+def _result(epoch: int, psnr: float, **extra: object) -> dict:
+    return {"training_iteration": epoch, "val_psnr": psnr, "generator_params": 1000.0 * epoch,
+            **extra}
+
+
+def _run(s: StudySearch, tid: str, psnrs: list[float], stopped_by_tune: bool = True) -> dict:
+    """Report epochs the way Tune does: the result that ends a trial (ASHA's STOP, or max_t)
+    is not passed to ``on_trial_result``, only to ``on_trial_complete``."""
+    assert s.suggest(tid)
+    results = [_result(i + 1, v) for i, v in enumerate(psnrs)]
+    for r in results[:-1] if stopped_by_tune else results:
+        s.on_trial_result(tid, r)
+    return results[-1]
+
+
+def test_each_ending_is_told_as_what_it_was(tmp_path: Path) -> None:
+    s = _searcher(tmp_path)
+    s.on_trial_complete("full", _run(s, "full", [20.0, 21.0, 22.0]))
+    s.on_trial_complete("asha", _run(s, "asha", [15.0]))
+    assert s.suggest("nan")
+    s.on_trial_result("nan", _result(1, 19.0))
+    s.on_trial_complete("nan", {**_result(2, float("nan")), "diverged": True,
+                                "end_reason": "generator loss became nan at epoch 2, step 0"})
+    assert s.suggest("dead")
+    s.on_trial_result("dead", _result(1, 18.0))
+    s.on_trial_complete("dead", _result(1, 18.0), error=True)
+
+    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    got = {t.user_attrs[TUNE_ID_ATTR]: t for t in study.trials}
+    assert got["full"].state == TrialState.COMPLETE and got["full"].value == 22.0
+    assert got["full"].intermediate_values == {1: 20.0, 2: 21.0, 3: 22.0}
+    # stopped by ASHA: PRUNED (Ray's OptunaSearch says COMPLETE), its last value kept as intermediate
+    assert got["asha"].state == TrialState.PRUNED
+    assert got["asha"].intermediate_values == {1: 15.0}
+    assert got["asha"].user_attrs[END_ATTR] == "stopped by ASHA after 1 epochs"
+    assert got["nan"].state == TrialState.PRUNED and got["nan"].intermediate_values == {1: 19.0}
+    assert got["nan"].user_attrs[END_ATTR].startswith("diverged: generator loss became nan")
+    assert got["dead"].state == TrialState.FAIL
+
+
+def test_several_objectives_are_told_together(tmp_path: Path) -> None:
+    s = _searcher(tmp_path, metric=["val_psnr", "generator_params"], mode=["max", "min"])
+    s.on_trial_complete("a", _run(s, "a", [20.0, 21.0, 22.0]))
+    s.on_trial_complete("b", _run(s, "b", [15.0]))
+    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    a, b = study.trials
+    assert a.state == TrialState.COMPLETE and a.values == [22.0, 3000.0]
+    assert b.state == TrialState.PRUNED
+    assert [t.number for t in study.best_trials] == [0]
+
+
+def test_restore_keeps_running_trials_and_fails_the_ones_tune_never_saved(tmp_path: Path) -> None:
+    s = _searcher(tmp_path)
+    s.on_trial_complete("done", _run(s, "done", [20.0, 21.0, 22.0]))
+    assert s.suggest("running")
+    s.on_trial_result("running", _result(1, 18.0))
+    snapshot = tmp_path / "searcher.pkl"
+    s.save(str(snapshot))  # what Tune saves in its experiment state
+    s.on_trial_result("running", _result(2, 19.0))  # after the snapshot, before the kill
+    lost_params = s.suggest("lost")  # asked after the snapshot: Tune will not know this trial
+
+    restored = _searcher(tmp_path)
+    restored.restore(str(snapshot))
+    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    by_number = {t.number: t for t in study.trials}
+    assert by_number[2].state == TrialState.FAIL  # the lost one
+    assert study.user_attrs["raysearch_lost_trials"] == [2]
+    # the running trial goes on in the same study, re-reporting epoch 2 from its checkpoint
+    restored.on_trial_result("running", _result(2, 19.5))
+    restored.on_trial_complete("running", _result(3, 20.0))
+    running = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path)).trials[1]
+    assert running.state == TrialState.COMPLETE and running.intermediate_values == {
+        1: 18.0, 2: 19.5, 3: 20.0}
+    # a finished trial that Tune restarts anyway is left as it was told
+    restored.on_trial_complete("done", None)
+    assert optuna.load_study(study_name="s", storage=default_storage_url(tmp_path)).trials[0].value == 22.0
+    # and the next suggestion is not the lost trial's configuration again
+    assert restored.suggest("next") != lost_params
+
+
+def test_the_study_is_a_sqlite_file_in_the_experiment(tmp_path: Path) -> None:
+    _searcher(tmp_path, name="exp-1")
+    assert (tmp_path / "optuna.db").is_file()
+    assert [s.study_name for s in optuna.get_all_study_summaries(default_storage_url(tmp_path))] == [
+        "exp-1"]
