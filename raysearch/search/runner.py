@@ -11,20 +11,25 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from raysearch.config import Config, config_from_dict, merge_dotted
 from raysearch.data import FaceData, check_data_path, load_faces
+from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
+from raysearch.search.auth import enable_for_driver
 from raysearch.search.recorder import read_trials, write_json_atomic
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.storage import check_shared_storage, is_uri
 
 SPEC_FILE = "raysearch.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
+DRIVER_MEMORY = 256 * 2**20  # bytes of Ray's memory resource held by a multi-worker trial's driver
 
 
 @dataclass
@@ -46,11 +51,30 @@ class SearchSpec:
     grace_period: int = 1
     reduction_factor: int = 2
     keep_checkpoints: int = 2  # per trial, best by the metric
+    max_failures: int = 0  # retries of a failed trial (e.g. its node died), from its last checkpoint
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value
 
     @property
     def experiment(self) -> Path:
         return Path(self.results).resolve() / self.name
+
+
+def spec_fields(path: Path) -> dict[str, Any]:
+    """Search options saved in a job's search.json or an experiment's raysearch.json."""
+    import json
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"--spec {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"--spec {path}: not a JSON search spec ({e})") from None
+    raw = raw.get("spec", raw) if isinstance(raw, dict) else raw  # raysearch.json nests it
+    known = {f.name for f in fields(SearchSpec)}
+    if not isinstance(raw, dict) or not set(raw) <= known:
+        bad = sorted(set(raw) - known) if isinstance(raw, dict) else raw
+        raise UserError(f"--spec {path}: unknown search option(s) {bad} (known: {', '.join(sorted(known))})")
+    return raw
 
 
 @dataclass
@@ -60,7 +84,7 @@ class Prepared:
     base: Config
     metric: str
     mode: str
-    data: FaceData
+    data: FaceData | None  # None: the trials read the data themselves (Parquet shards)
 
 
 def _check_spec(spec: SearchSpec) -> None:
@@ -76,6 +100,11 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--gpus-per-worker must be >= 0, got {spec.gpus_per_worker}")
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
+    if spec.max_failures < 0:
+        raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
+    if is_uri(spec.results):
+        raise UserError(f"--results {spec.results}: bucket URIs are not supported for experiment "
+                        "folders yet; give a folder on shared storage mounted on every node (NFS)")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
 
@@ -96,6 +125,9 @@ def resolve_base(spec: SearchSpec, space: SearchSpace) -> Config:
     overrides: dict[str, Any] = {**space.fixed, **spec.overrides}
     if spec.data is not None:
         overrides["data.path"] = spec.data
+    path = overrides.get("data.path")
+    if isinstance(path, str) and path != "embedded" and not is_uri(path):
+        overrides["data.path"] = os.path.abspath(path)  # trials may read it from another cwd
     if spec.max_epochs is not None:
         overrides["train.epochs"] = spec.max_epochs
     base = config_from_dict(merge_dotted(Config().to_dict(), overrides, "command line"),
@@ -105,9 +137,9 @@ def resolve_base(spec: SearchSpec, space: SearchSpace) -> Config:
     return base
 
 
-def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
-                   say: Callable[[str], None] = print) -> Prepared:
-    """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
+def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
+                 ) -> tuple[SearchSpace, Config, str]:
+    """Validate the spec and its space (no files but the space read): space, base config, metric."""
     _check_spec(spec)
     space = load_space(Path(spec.space_path))
     base = resolve_base(spec, space)
@@ -115,17 +147,37 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
     metric = spec.metric or space.metric or "val_psnr"
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    return space, base, metric
+
+
+def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
+                   say: Callable[[str], None] = print) -> Prepared:
+    """Validate the spec and space, check the results folder and decode the data: no Ray yet.
+
+    Parquet shards are not decoded here: each trial reads them on its own node (the cluster
+    format, on shared storage). Other data is decoded once here and shipped to the trials.
+    """
+    space, base, metric = check_search(spec, check)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     if (spec.experiment / SPEC_FILE).exists():
         raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                         f"use 'raysearch resume {spec.name}', or another --name")
+    if is_parquet_location(base.data.path):
+        shards = len(shard_paths(base.data.path)[1])
+        say(f"data: {shards} Parquet shard(s) at {base.data.path}, read by each trial on its node")
+        return Prepared(spec, space, base, metric, METRICS[metric], None)
     t0 = time.perf_counter()
     data = load_faces(base.data)
     say(f"data: {len(data.train)} training + {len(data.val)} validation faces at "
         f"{base.data.image_size}px from {base.data.path} ({time.perf_counter() - t0:.1f} s"
         f"{f'; {data.skipped} unreadable skipped' if data.skipped else ''})")
     return Prepared(spec, space, base, metric, METRICS[metric], data)
+
+
+def code_runtime_env() -> dict[str, Any]:
+    """Runtime env carrying this raysearch package: the cluster runs the code you launched."""
+    return {"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__", "*.pyc"]}
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -138,7 +190,10 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # checkpoint-heavy short trials trip this advisory warning constantly; it is not actionable
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if address:
-        ray.init(address=address, log_to_driver=False)
+        enable_for_driver(address)
+        # a driver outside the cluster ships this raysearch to it; inside a job it came with the job
+        ray.init(address=address, log_to_driver=False,
+                 runtime_env=None if address == "auto" else code_runtime_env())
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1",
                  log_to_driver=False, logging_level=logging.WARNING)
@@ -160,8 +215,10 @@ def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
         t.multi_worker_trial, base=base, data_ref=data_ref, workers=s.workers_per_trial,
         cpus_per_worker=s.cpus_per_worker, gpus_per_worker=s.gpus_per_worker,
         storage=str(Path(s.results).resolve()), keep_checkpoints=s.keep_checkpoints,
-        metric=p.metric, mode=p.mode)
-    return tune.with_resources(fn, {"cpu": 0})  # the driver only waits; workers hold resources
+        metric=p.metric, mode=p.mode, max_failures=s.max_failures)
+    # the trial's driver only waits for its workers, which hold the CPUs/GPUs; Tune needs a
+    # non-empty request, so it reserves its process's memory instead (no CPU: 1-CPU nodes fit a worker)
+    return tune.with_resources(fn, {"cpu": 0, "memory": DRIVER_MEMORY})
 
 
 def _max_concurrent(s: SearchSpec) -> int:
@@ -195,7 +252,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
                               max_t=epochs, grace_period=min(s.grace_period, epochs),
                               reduction_factor=s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say)
-    data_ref = [ray.put(p.data)]
+    data_ref = [ray.put(p.data)] if p.data is not None else []
     return tune.Tuner(
         _trainable(p, data_ref),
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
@@ -203,7 +260,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=s.name, storage_path=str(Path(s.results).resolve()), verbose=0,
-            callbacks=[recorder],
+            callbacks=[recorder], failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
                                                     checkpoint_score_order=p.mode),
@@ -224,6 +281,7 @@ def run_search(p: Prepared, address: str | None = None,
     from raysearch.search.experiment import best_trial
 
     start_ray(address)
+    check_shared_storage(p.spec.results)
     write_spec(p)
     t0 = time.perf_counter()
     say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "

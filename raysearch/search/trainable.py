@@ -9,6 +9,7 @@ checkpoints reach Tune through ``TuneReportCallback`` (the checkpoint as ``check
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,19 @@ from raysearch.data import FaceData
 from raysearch.train import train
 
 TRAIN_RUNS = "train_runs"  # Ray Train's own run folders, inside the experiment folder
+NODE_LABEL = "raysearch-node"  # a node label naming the node (cluster/local_cluster.py sets it)
+
+
+def node_metrics() -> dict[str, str]:
+    """Where this process runs: Ray node id, and a readable name (the label, else the host)."""
+    ctx = ray.get_runtime_context()
+    name = ctx.get_node_labels().get(NODE_LABEL) or socket.gethostname()
+    return {"node_id": ctx.get_node_id(), "node_name": str(name)}
+
+
+def _data(data_ref: list[ray.ObjectRef]) -> FaceData | None:
+    """Data shipped by the driver, or None: the loop reads the configured shards on this node."""
+    return ray.get(data_ref[0]) if data_ref else None
 
 
 def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
@@ -40,15 +54,16 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                         data_ref: list[ray.ObjectRef]) -> None:
     """Tune function trainable: the training loop in this process, reporting every epoch."""
     cfg = trial_config(base, config)
-    data: FaceData = ray.get(data_ref[0])
     run_dir = Path(tune.get_context().get_trial_dir())
     resume = _restored(tune.get_checkpoint())
+    where = node_metrics()
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
+        tune.report({**metrics, **where},
+                    checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
-        train(cfg, run_dir, data=data, report=report, resume_from=resume)
+        train(cfg, run_dir, data=_data(data_ref), report=report, resume_from=resume)
     finally:
         if resume is not None:
             shutil.rmtree(resume, ignore_errors=True)
@@ -59,28 +74,41 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
 
     cfg = config_from_dict(loop_config["config"], where="trial config")
-    data: FaceData = ray.get(loop_config["data_ref"][0])
     resume = _restored(ray.train.get_checkpoint())
     run_dir = Path(tempfile.mkdtemp(prefix="raysearch-worker-"))
+    where = {**node_metrics(), **_worker_nodes()}
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        ray.train.report(metrics,
+        ray.train.report({**metrics, **where},
                          checkpoint=ray.train.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
-        train(cfg, run_dir, data=data, report=report, resume_from=resume)
+        train(cfg, run_dir, data=_data(loop_config["data_ref"]), report=report, resume_from=resume)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         if resume is not None:
             shutil.rmtree(resume, ignore_errors=True)
 
 
+def _worker_nodes() -> dict[str, str]:
+    """Every rank's node, gathered once: rank 0's report then says where the whole trial ran."""
+    import torch.distributed as dist
+
+    mine = node_metrics()
+    ranks: list[dict[str, str]] = [mine]
+    if dist.is_available() and dist.is_initialized():
+        ranks = [{} for _ in range(dist.get_world_size())]
+        dist.all_gather_object(ranks, mine)
+    return {"worker_node_ids": ",".join(r["node_id"] for r in ranks),
+            "worker_node_names": ",".join(r["node_name"] for r in ranks)}
+
+
 def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                        data_ref: list[ray.ObjectRef], workers: int, cpus_per_worker: float,
                        gpus_per_worker: float, storage: str, keep_checkpoints: int,
-                       metric: str, mode: str) -> None:
+                       metric: str, mode: str, max_failures: int = 0) -> None:
     """Tune driver for a data-parallel trial: builds and fits a TorchTrainer."""
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -102,6 +130,8 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                                                checkpoint_score_attribute=metric,
                                                checkpoint_score_order=mode),
             callbacks=[TuneReportCallback()],
+            # a lost worker (or node) restarts the worker group from the last checkpoint
+            failure_config=FailureConfig(max_failures=max_failures),
         ),
     )
     trainer.fit()
