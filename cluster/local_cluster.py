@@ -68,6 +68,13 @@ def _group_members(pgid: int, not_before: int) -> list[int]:
     return pids
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip()[:80]
+    except OSError:
+        return str(pid)
+
+
 def signal_node(node: dict[str, Any], sig: int) -> int:
     """Send ``sig`` to every live process of the node's own process group; returns how many."""
     members = _group_members(node["pid"], node["start_time"])
@@ -177,7 +184,9 @@ def up(state_path: Path, workers: int, head_cpus: float, worker_cpus: float,
         if any(_group_members(n["pid"], n["start_time"]) for n in old["nodes"]):
             raise SystemExit(f"a local cluster from {state_path} is still running; 'down' it first")
     root = Path(tempfile.mkdtemp(prefix="rsc-", dir="/tmp"))  # short: Ray's socket paths are long
-    env = {**os.environ, **_token_env(), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, **_token_env(), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+           # 'down' stops the whole cluster: no node needs to drain its work elsewhere first
+           "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     gcs, dash, client = free_port(), free_port(), free_port()
     state: dict[str, Any] = {
         "address": f"127.0.0.1:{gcs}", "dashboard": f"http://127.0.0.1:{dash}",
@@ -229,7 +238,10 @@ def down(state_path: Path, grace: float = 20.0) -> None:
             _group_members(n["pid"], n["start_time"]) for n in nodes):
         time.sleep(0.5)
     for n in nodes:
-        signal_node(n, signal.SIGKILL)
+        stragglers = [_command(pid) for pid in _group_members(n["pid"], n["start_time"])]
+        if signal_node(n, signal.SIGKILL):
+            print(f"{n['name']}: SIGKILL to {len(stragglers)} process(es) still running after "
+                  f"{grace:.0f} s: {', '.join(stragglers)}", file=sys.stderr)
     shutil.rmtree(state["root"], ignore_errors=True)
     state_path.unlink(missing_ok=True)
 

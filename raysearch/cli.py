@@ -198,9 +198,9 @@ def status(name: str, results: str, address: str | None, follow: bool) -> None:
     try:
         click.echo(status_table(open_experiment(name, where)))
     except UserError:
-        click.echo(f"(no trial table: {where}/{name} is not readable from this machine yet)")
-    if follow and str(job.status) in ("FAILED", "STOPPED", "JobStatus.FAILED", "JobStatus.STOPPED"):
-        sys.exit(1)
+        click.echo(f"(no trial table: no experiment {where}/{name} on this machine, or not yet)")
+    if follow and job.status in ("FAILED", "STOPPED"):
+        sys.exit(1)  # a script waiting on --follow learns how the job ended
 
 
 @cli.command()

@@ -28,7 +28,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         yield state
     finally:
         if state_file.exists():
-            subprocess.run([*cmd, "down"], capture_output=True, timeout=120)
+            down = subprocess.run([*cmd, "down"], capture_output=True, text=True, timeout=120)
+            sys.stderr.write(down.stderr)  # names any process that needed SIGKILL
         lc = script_module()
         left = {n["name"]: lc._group_members(n["pid"], n["start_time"]) for n in state.get("nodes", [])}
         assert not any(left.values()), f"processes outlived 'down': {left}"

@@ -91,6 +91,15 @@ def test_two_worker_trial_trains_ddp_across_two_nodes(
     assert "(loads)" in best
 
 
+def test_a_failing_job_reports_raysearchs_error(cluster: dict[str, Any], tmp_path: Path) -> None:
+    """A path that does not exist on the cluster fails the job with the one-line user error."""
+    run_cli("submit", "--address", cluster["dashboard"], "--name", "nodata",
+            "--data", "/nonexistent/shards", "--results", str(tmp_path / "results"))
+    out = run_cli("status", "nodata", "--address", cluster["dashboard"], "--follow", expect=1)
+    assert ": FAILED" in out and "exit code 2" in out
+    assert "error: data path /nonexistent/shards does not exist" in out
+
+
 def _kill_when_training_on(node: dict[str, Any], results: Path, name: str, state_file: str,
                            min_epochs: int, timeout: float = 240) -> dict[str, Any]:
     """Wait until a trial on ``node`` has reported ``min_epochs`` epochs, then kill the node."""
