@@ -50,6 +50,10 @@ def cli() -> None:
     """
 
 
+ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (Jobs API) and "
+                "print its id; auto, HOST:PORT or ray://HEAD:10001: run the driver here, attached.")
+
+
 @cli.command()
 @click.option("--space", "space_path", type=click.Path(path_type=Path), default=None,
               help="Search-space YAML (default: search_spaces/quickstart.yaml).")
@@ -77,41 +81,59 @@ def cli() -> None:
               help="Several objectives for Optuna's multi-objective TPE, e.g. "
                    "val_psnr:max,val_ssim:max,generator_params:min. ASHA ranks by the first.")
 @click.option("--max-failures", type=int, default=2, show_default=True,
-              help="Retries of a trial whose process died, each from its last checkpoint "
+              help="Retries of a trial whose process or node died, each from its last checkpoint "
                    "(a NaN loss is never retried).")
 @click.option("--keep-checkpoints", type=int, default=2, show_default=True,
               help="Checkpoints kept per trial: the best N by the metric, plus the latest.")
 @click.option("--storage", default=None, help=STORAGE_HELP)
 @click.option("--optuna-storage", default=None, metavar="URL",
               help="Optuna database URL, e.g. postgresql://... (default: sqlite in the experiment).")
-def submit(space_path: Path | None, data: str | None, num_samples: int, max_epochs: int | None,
-           name: str | None, metric: str | None, results: str, seed: int, workers_per_trial: int,
-           cpus_per_worker: float, gpus_per_worker: float, max_concurrent: int,
-           reduction_factor: int, grace_period: int, sets: tuple[str, ...],
-           objectives: str | None,
-           max_failures: int, keep_checkpoints: int, storage: str | None,
-           optuna_storage: str | None) -> None:
+@click.option("--address", default=None, help=ADDRESS_HELP)
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
+              help="Take the options from a search.json or an experiment's raysearch.json; "
+                   "options given here override them.")
+def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], address: str | None,
+           spec_file: Path | None, **options: Any) -> None:
     """Run a search: TPE proposes configurations, ASHA stops weak trials early.
 
     \b
     Example: raysearch submit --space search_spaces/quickstart.yaml \\
                  --data ../shared/data/celeba --num-samples 16 --max-epochs 8 --name celeba-1
+    On a cluster (see cluster/README.md):
+             raysearch submit --address http://HEAD:8265 --results /mnt/nfs/results \\
+                 --data /mnt/nfs/celeba-shards --gpus-per-worker 0.5 --max-failures 2 --name c1
     """
     from raysearch.build import validate_names
-    from raysearch.search.runner import DEFAULT_SPACE, SearchSpec, prepare_search, run_search
+    from raysearch.search.jobs import is_jobs_address, submit_job
+    from raysearch.search.runner import (
+        DEFAULT_SPACE,
+        SearchSpec,
+        check_search,
+        prepare_search,
+        run_search,
+        spec_fields,
+    )
 
-    spec = SearchSpec(
-        name=name or time.strftime("search-%Y%m%d-%H%M%S"),
-        space_path=str(space_path or DEFAULT_SPACE), results=results, data=data,
-        num_samples=num_samples, max_epochs=max_epochs, metric=metric, seed=seed,
-        workers_per_trial=workers_per_trial, cpus_per_worker=cpus_per_worker,
-        gpus_per_worker=gpus_per_worker, max_concurrent=max_concurrent,
-        reduction_factor=reduction_factor, grace_period=grace_period,
-        overrides=_parse_sets(sets), objectives=objectives,
-        max_failures=max_failures, keep_checkpoints=keep_checkpoints, storage=storage,
-        optuna_storage=optuna_storage)
+    ctx = click.get_current_context()
+    given = {k: v for k, v in options.items()
+             if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    chosen = spec_fields(spec_file) if spec_file else {**options, "space_path": str(DEFAULT_SPACE)}
+    chosen.update(given)
+    if space_path is not None:
+        chosen["space_path"] = str(space_path)
+    if sets:
+        chosen["overrides"] = {**chosen.get("overrides", {}), **_parse_sets(sets)}
+    chosen["name"] = name or chosen.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
+    spec = SearchSpec(**chosen)
+    if address and is_jobs_address(address):
+        check_search(spec, check=validate_names)  # a bad space fails here, not on the cluster
+        job_id = submit_job(spec, address)
+        click.echo(f"submitted job {job_id} to {address}: search {spec.name!r}, results in "
+                   f"{spec.results}/{spec.name}")
+        click.echo(f"follow it with: raysearch status {spec.name} --address {address} --follow")
+        return
     prepared = prepare_search(spec, check=validate_names, say=_say)
-    best = run_search(prepared, say=_say)
+    best = run_search(prepared, address=address, say=_say)
     _print_best(spec.name, best)
 
 
@@ -178,15 +200,47 @@ def train(config_path: Path | None, out: Path, sets: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
-def status(name: str, results: str) -> None:
+@click.option("--address", default=None,
+              help="Jobs API of the cluster (http://HEAD:8265): report NAME's Ray Job as well.")
+@click.option("--follow", is_flag=True, help="With --address: stream the job's log until it ends.")
+def status(name: str, results: str, address: str | None, follow: bool) -> None:
     """Print the trial table of an experiment (works while it runs).
 
     \b
     Example: raysearch status celeba-1
+             raysearch status c1 --address http://HEAD:8265 --follow
     """
     from raysearch.search.experiment import open_experiment, status_table
 
-    click.echo(status_table(open_experiment(name, results)))
+    if address is None:
+        if follow:
+            raise UserError("--follow streams a job's log: give the cluster's --address too")
+        click.echo(status_table(open_experiment(name, results)))
+        return
+    from raysearch.search.jobs import (
+        RESULTS_KEY,
+        describe_job,
+        find_job,
+        follow_job,
+        is_jobs_address,
+        job_client,
+    )
+
+    if not is_jobs_address(address):
+        raise UserError(f"--address {address!r}: give the Jobs API address, http://HEAD:8265")
+    client = job_client(address)
+    job = find_job(client, name)
+    click.echo(describe_job(job))
+    if follow:
+        job = follow_job(client, job.submission_id, lambda text: click.echo(text, nl=False))
+        click.echo(describe_job(job))
+    where = (job.metadata or {}).get(RESULTS_KEY, results)
+    try:
+        click.echo(status_table(open_experiment(name, where)))
+    except UserError:
+        click.echo(f"(no trial table: no experiment {where}/{name} on this machine, or not yet)")
+    if follow and job.status in ("FAILED", "STOPPED"):
+        sys.exit(1)  # a script waiting on --follow learns how the job ended
 
 
 @cli.command()

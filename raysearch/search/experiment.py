@@ -73,16 +73,28 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def trial_nodes(trial: dict[str, Any]) -> str:
+    """Where a trial ran: its node's name, every rank's for multi-worker trials, '>' on a move."""
+    workers = trial.get("worker_nodes") or []
+    if workers:
+        return "+".join(str(w.get("node_name") or w["node_id"][:8]) for w in workers)
+    hops = [str(n.get("node_name") or n["node_id"][:8]) for n in trial.get("nodes") or []]
+    return ">".join(hops) or "-"
+
+
 def status_table(exp: Experiment) -> str:
     """The trial table: number, state, epochs, best metrics, then the searched parameters."""
     params = sorted({k for t in exp.trials for k in t.get("params", {})})
-    head = ["trial", "state", "epochs", "val_psnr", "val_ssim", *params]
+    head = ["trial", "state", "epochs", "node", "val_psnr", "val_ssim", *params]
     rows = [head]
     for t in exp.trials:
         state = t["state"] + (" (ASHA stop)" if t.get("stopped_early") and t["state"] == "TERMINATED"
                               else "")
+        if t.get("failures"):
+            state += f" ({len(t['failures'])} retried)"
         best = t.get("best", {})
-        rows.append([str(t["number"]), state, str(t["epochs"]), _fmt(best.get("val_psnr", "-")),
+        rows.append([str(t["number"]), state, str(t["epochs"]), trial_nodes(t),
+                     _fmt(best.get("val_psnr", "-")),
                      _fmt(best.get("val_ssim", "-")),
                      *[_fmt(t.get("params", {}).get(p, "-")) for p in params]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ class TrialRecorder(Callback):
                 "checkpoints": {}, "best_checkpoint": None, "node_ip": None, "error": None,
                 "stopped_early": False, "trial_dir": trial.path, "history": [],
                 "diverged": False, "retries": 0, "rerun_epochs": 0, "pid": None,
+                "node_id": None, "node_name": None, "nodes": [], "worker_nodes": [], "failures": [],
             }
         return self.records[tid]
 
@@ -120,6 +122,7 @@ class TrialRecorder(Callback):
         kept = {k: result[k] for k in _KEPT_METRICS if k in result}
         rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"),
                    pid=result.get("pid"))
+        _record_node(rec, result)
         rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [{"epoch": epoch, **kept}]
         value = result.get(self.metric)
         if _finite(value) and self._better(value, rec["best"].get(self.metric)):
@@ -144,15 +147,6 @@ class TrialRecorder(Callback):
         if self.keep_checkpoints:
             rec["checkpoints"] = _kept(rec, self.metric, self.mode, self.keep_checkpoints, epoch)
 
-    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        rec = self._record(trial)
-        rec["retries"] = rec.get("retries", 0) + 1
-        err = trial.get_error() if hasattr(trial, "get_error") else None
-        rec["last_failure"] = _last_line(str(err)) if err else "unknown error"
-        self._save()
-        self.say(f"trial {rec['number']:>3} failed ({rec['last_failure']}); retry {rec['retries']} "
-                 "from its last checkpoint")
-
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
         if rec["state"] in ENDED:  # ended before a driver restart: leave the record as it was
@@ -175,11 +169,24 @@ class TrialRecorder(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
         rec["state"] = "ERROR"
-        err = trial.get_error() if hasattr(trial, "get_error") else None
-        rec["error"] = _last_line(str(err)) if err else "unknown error"
+        rec["error"] = _error_line(trial)
         self._save()
         self.store.upload("optuna.db")
         self.say(f"trial {rec['number']:>3} failed: {rec['error']}")
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A failed trial that Tune retries (FailureConfig.max_failures) from its last checkpoint."""
+        rec = self._record(trial)
+        rec["retries"] = rec.get("retries", 0) + 1
+        rec["last_failure"] = _error_line(trial)
+        rec.setdefault("failures", []).append({"epochs": rec["epochs"], "node_id": rec.get("node_id"),
+                                               "node_name": rec.get("node_name"),
+                                               "error": rec["last_failure"]})
+        rec["state"] = "PENDING"
+        self._save()
+        self.say(f"trial {rec['number']:>3} failed after {rec['epochs']} epochs on "
+                 f"{rec.get('node_name') or '?'} ({rec['last_failure']}); retry {rec['retries']} "
+                 "from its last checkpoint")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._save()
@@ -199,6 +206,31 @@ def _kept(rec: dict[str, Any], metric: str, mode: str, keep: int, latest: int) -
 
     best = sorted(rec["checkpoints"], key=rank, reverse=True)[:keep]
     return {e: p for e, p in rec["checkpoints"].items() if e in best or int(e) == latest}
+
+
+def _record_node(rec: dict[str, Any], result: dict[str, Any]) -> None:
+    """The node the trial reported from (and every node it ran on, in order)."""
+    if not result.get("node_id"):
+        return
+    rec["node_id"], rec["node_name"] = result["node_id"], result.get("node_name")
+    rec.setdefault("nodes", [])
+    if not rec["nodes"] or rec["nodes"][-1]["node_id"] != rec["node_id"]:
+        rec["nodes"].append({"node_id": rec["node_id"], "node_name": rec["node_name"],
+                             "from_epoch": int(result.get("training_iteration", 0))})
+    if result.get("worker_node_ids"):  # multi-worker trials: every rank's node
+        ids = str(result["worker_node_ids"]).split(",")
+        names = str(result.get("worker_node_names", "")).split(",")
+        rec["worker_nodes"] = [{"rank": r, "node_id": i, "node_name": n}
+                               for r, (i, n) in enumerate(zip(ids, names, strict=False))]
+
+
+def _error_line(trial: Any) -> str:
+    """The trial's latest error: from storage, else the driver's own copy (not yet synced)."""
+    err = trial.get_error() if hasattr(trial, "get_error") else None
+    local = getattr(trial, "error_file", None)
+    if not err and local and os.path.exists(local):
+        err = Path(local).read_text()
+    return _last_line(str(err)) if err else "unknown error"
 
 
 def _last_line(text: str) -> str:

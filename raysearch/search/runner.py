@@ -12,16 +12,19 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from raysearch.config import Config, config_from_dict, merge_dotted
 from raysearch.data import FaceData, check_data_path, load_faces
+from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
+from raysearch.search.auth import enable_for_driver
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
 from raysearch.search.recorder import read_trials
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import RecordStore, is_uri, join
 
 SPEC_FILE = "raysearch.json"
@@ -30,6 +33,7 @@ SPEC_FILE = "raysearch.json"
 # stale copies of trials.json and asha.json over the live ones
 TUNE_DIR = "tune"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
 DRIVER_MEMORY = 256 * 2**20  # bytes of logical memory a multi-worker trial's driver reserves
@@ -56,7 +60,7 @@ class SearchSpec:
     keep_checkpoints: int = 2  # per trial, best by the metric
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value
     objectives: str | None = None  # "val_psnr:max,generator_params:min": multi-objective TPE
-    max_failures: int = 2  # retries of a trial whose process died, from its last checkpoint
+    max_failures: int = 2  # retries of a trial whose process or node died, from its last checkpoint
     storage: str | None = None  # where Tune writes (folder or pyarrow URI); default: results
     optuna_storage: str | None = None  # Optuna database URL; default: SQLite in the experiment
 
@@ -88,6 +92,24 @@ class SearchSpec:
         return RecordStore(str(self.experiment), self.experiment_uri if mirrored else None)
 
 
+def spec_fields(path: Path) -> dict[str, Any]:
+    """Search options saved in a job's search.json or an experiment's raysearch.json."""
+    import json
+
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"--spec {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"--spec {path}: not a JSON search spec ({e})") from None
+    raw = raw.get("spec", raw) if isinstance(raw, dict) else raw  # raysearch.json nests it
+    known = {f.name for f in fields(SearchSpec)}
+    if not isinstance(raw, dict) or not set(raw) <= known:
+        bad = sorted(set(raw) - known) if isinstance(raw, dict) else raw
+        raise UserError(f"--spec {path}: unknown search option(s) {bad} (known: {', '.join(sorted(known))})")
+    return raw
+
+
 @dataclass
 class Prepared:
     spec: SearchSpec
@@ -95,7 +117,7 @@ class Prepared:
     base: Config
     metric: str
     mode: str
-    data: FaceData
+    data: FaceData | None  # None: the trials read the data themselves (Parquet shards)
     objectives: list[Objective] = field(default_factory=list)  # [metric:mode] for one objective
 
 
@@ -118,6 +140,9 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--grace-period must be at least 1, got {spec.grace_period}")
     if spec.keep_checkpoints < 1:
         raise UserError(f"--keep-checkpoints must be at least 1, got {spec.keep_checkpoints}")
+    if is_uri(spec.results):
+        raise UserError(f"--results {spec.results}: bucket URIs are not supported for experiment "
+                        "folders yet; give a folder on shared storage mounted on every node (NFS)")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
 
@@ -138,6 +163,9 @@ def resolve_base(spec: SearchSpec, space: SearchSpace) -> Config:
     overrides: dict[str, Any] = {**space.fixed, **spec.overrides}
     if spec.data is not None:
         overrides["data.path"] = spec.data
+    path = overrides.get("data.path")
+    if isinstance(path, str) and path != "embedded" and not is_uri(path):
+        overrides["data.path"] = os.path.abspath(path)  # trials may read it from another cwd
     if spec.max_epochs is not None:
         overrides["train.epochs"] = spec.max_epochs
     base = config_from_dict(merge_dotted(Config().to_dict(), overrides, "command line"),
@@ -161,7 +189,24 @@ def _objectives(spec: SearchSpec, space: SearchSpace) -> list[Objective]:
     return [Objective(metric, METRICS[metric])]
 
 
-def load_data(base: Config, say: Callable[[str], None]) -> FaceData:
+def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
+                 ) -> tuple[SearchSpace, Config, list[Objective]]:
+    """Validate the spec and its space (no files but the space read): space, base, objectives."""
+    _check_spec(spec)
+    space = load_space(Path(spec.space_path))
+    base = resolve_base(spec, space)
+    validate_space(space, base, check)
+    objectives = _objectives(spec, space)
+    return space, base, objectives
+
+
+def load_data(base: Config, say: Callable[[str], None]) -> FaceData | None:
+    """The faces the trials train on, decoded here; None for Parquet shards, which each trial
+    reads and decodes on its own node (the cluster format, on shared storage)."""
+    if is_parquet_location(base.data.path):
+        shards = len(shard_paths(base.data.path)[1])
+        say(f"data: {shards} Parquet shard(s) at {base.data.path}, read by each trial on its node")
+        return None
     t0 = time.perf_counter()
     data = load_faces(base.data)
     say(f"data: {len(data.train)} training + {len(data.val)} validation faces at "
@@ -173,25 +218,25 @@ def load_data(base: Config, say: Callable[[str], None]) -> FaceData:
 def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
-    _check_spec(spec)
-    space = load_space(Path(spec.space_path))
-    base = resolve_base(spec, space)
-    validate_space(space, base, check)
-    objectives = _objectives(spec, space)
+    space, base, objectives = check_search(spec, check)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     if (spec.experiment / SPEC_FILE).exists():
         raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                         f"use 'raysearch resume {spec.name}', or another --name")
-    data = load_data(base, say)
     first = objectives[0]
-    return Prepared(spec, space, base, first.name, first.mode, data, objectives)
+    return Prepared(spec, space, base, first.name, first.mode, load_data(base, say), objectives)
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def code_runtime_env() -> dict[str, Any]:
+    """Runtime env carrying this raysearch package: the cluster runs the code you launched."""
+    return {"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__", "*.pyc"]}
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -204,7 +249,10 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # checkpoint-heavy short trials trip this advisory warning constantly; it is not actionable
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if address:
-        ray.init(address=address, log_to_driver=False)
+        enable_for_driver(address)
+        # a driver outside the cluster ships this raysearch to it; inside a job it came with the job
+        ray.init(address=address, log_to_driver=False,
+                 runtime_env=None if address == "auto" else code_runtime_env())
         return
     # Ray Train finds the State API by looking for "the" Ray instance on the machine; with
     # another one running (a second search, a test cluster) it gives up and the next trial
@@ -243,7 +291,7 @@ def build_trainable(p: Prepared) -> Any:
     store once and every trial reads it from there."""
     import ray
 
-    return _trainable(p, [ray.put(p.data)])
+    return _trainable(p, [ray.put(p.data)] if p.data is not None else [])
 
 
 def _metric_names(p: Prepared) -> list[str]:
@@ -328,6 +376,8 @@ def run_search(p: Prepared, address: str | None = None,
     from raysearch.search.experiment import best_trial
 
     start_ray(address)
+    # the trials write checkpoints to Tune's storage: every node must see it
+    check_shared_storage(p.spec.storage or p.spec.results)
     write_spec(p)
     snapshot_often()
     t0 = time.perf_counter()

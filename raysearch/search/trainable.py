@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ from raysearch.train import train
 from raysearch.train.checkpoint import METRICS
 
 TRAIN_RUNS = "train_runs"  # Ray Train's own run folders, inside the experiment folder
+NODE_LABEL = "raysearch-node"  # a node label naming the node (cluster/local_cluster.py sets it)
+
+
+def node_metrics() -> dict[str, str]:
+    """Where this process runs: Ray node id, and a readable name (the label, else the host)."""
+    ctx = ray.get_runtime_context()
+    name = ctx.get_node_labels().get(NODE_LABEL) or socket.gethostname()
+    return {"node_id": ctx.get_node_id(), "node_name": str(name)}
+
+
+def _data(data_ref: list[ray.ObjectRef]) -> FaceData | None:
+    """Data shipped by the driver, or None: the loop reads the configured shards on this node."""
+    return ray.get(data_ref[0]) if data_ref else None
 
 
 def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
@@ -59,17 +73,17 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                         data_ref: list[ray.ObjectRef], metrics: list[str] | None = None) -> None:
     """Tune function trainable: the training loop in this process, reporting every epoch."""
     cfg = trial_config(base, config)
-    data: FaceData = ray.get(data_ref[0])
     run_dir = Path(tune.get_context().get_trial_dir())
     resume = _restored(tune.get_checkpoint())
     start = checkpoint_epoch(resume)
+    where = node_metrics()
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        tune.report({**metrics, "resumed_from_epoch": start},
+        tune.report({**metrics, **where, "resumed_from_epoch": start},
                     checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
-        train(cfg, run_dir, data=data, report=report, resume_from=resume)
+        train(cfg, run_dir, data=_data(data_ref), report=report, resume_from=resume)
     except DivergedError as e:
         tune.report(diverged_result(e, metrics or []))
     finally:
@@ -82,17 +96,17 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
 
     cfg = config_from_dict(loop_config["config"], where="trial config")
-    data: FaceData = ray.get(loop_config["data_ref"][0])
     resume = _restored(ray.train.get_checkpoint())
     start = checkpoint_epoch(resume)
     run_dir = Path(tempfile.mkdtemp(prefix="raysearch-worker-"))
+    where = {**node_metrics(), **_worker_nodes()}
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        ray.train.report({**metrics, "resumed_from_epoch": start},
+        ray.train.report({**metrics, **where, "resumed_from_epoch": start},
                          checkpoint=ray.train.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
 
     try:
-        train(cfg, run_dir, data=data, report=report, resume_from=resume)
+        train(cfg, run_dir, data=_data(loop_config["data_ref"]), report=report, resume_from=resume)
     except DivergedError as e:
         # every rank must get here (an injected NaN hits all ranks in the same step); the loop's
         # finiteness check is per rank, so a NaN on one rank alone is not caught this way
@@ -101,6 +115,19 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
         if resume is not None:
             shutil.rmtree(resume, ignore_errors=True)
+
+
+def _worker_nodes() -> dict[str, str]:
+    """Every rank's node, gathered once: rank 0's report then says where the whole trial ran."""
+    import torch.distributed as dist
+
+    mine = node_metrics()
+    ranks: list[dict[str, str]] = [mine]
+    if dist.is_available() and dist.is_initialized():
+        ranks = [{} for _ in range(dist.get_world_size())]
+        dist.all_gather_object(ranks, mine)
+    return {"worker_node_ids": ",".join(r["node_id"] for r in ranks),
+            "worker_node_names": ",".join(r["node_name"] for r in ranks)}
 
 
 def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
@@ -132,7 +159,7 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                                                checkpoint_score_attribute=metric,
                                                checkpoint_score_order=mode),
             callbacks=[TuneReportCallback()],
-            # a dead worker restarts the worker group from the latest checkpoint, in this trial
+            # a dead worker (or its node) restarts the worker group from the latest checkpoint
             failure_config=FailureConfig(max_failures=max_failures),
         ),
     )
