@@ -15,6 +15,7 @@ import click
 import yaml
 
 from raysearch.errors import UserError
+from raysearch.search.strategy import SAMPLERS, SCHEDULERS
 
 RESULTS_HELP = "Folder that holds experiments (default: results)."
 
@@ -58,7 +59,7 @@ def cli() -> None:
 @click.option("--metric", default=None,
               help="val_psnr | val_ssim | val_l1 | val_l1_hole (default: the space's, else val_psnr).")
 @click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the TPE sampler.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--workers-per-trial", type=int, default=1, show_default=True,
               help="Ray Train workers per trial (>1: data-parallel TorchTrainer).")
 @click.option("--cpus-per-worker", type=float, default=1.0, show_default=True)
@@ -67,17 +68,29 @@ def cli() -> None:
 @click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
 @click.option("--reduction-factor", type=int, default=2, show_default=True,
               help="ASHA's reduction factor.")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
+              help="How configurations are proposed: Optuna's TPE, or random search (a baseline).")
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), default="asha",
+              show_default=True,
+              help="asha: stop weak trials early; none: every trial trains all its epochs.")
+@click.option("--startup-trials", type=int, default=10, show_default=True,
+              help="TPE: random proposals before it starts modelling the results.")
+@click.option("--epoch-budget", type=int, default=0,
+              help="End the search once its trials have trained this many epochs in all "
+                   "(default: no budget, run --num-samples trials).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key in every trial, e.g. --set data.image_size=64.")
 def submit(space_path: Path | None, data: str | None, num_samples: int, max_epochs: int | None,
            name: str | None, metric: str | None, results: str, seed: int, workers_per_trial: int,
            cpus_per_worker: float, gpus_per_worker: float, max_concurrent: int,
-           reduction_factor: int, sets: tuple[str, ...]) -> None:
+           reduction_factor: int, sampler: str, scheduler: str, startup_trials: int,
+           epoch_budget: int, sets: tuple[str, ...]) -> None:
     """Run a search: TPE proposes configurations, ASHA stops weak trials early.
 
     \b
     Example: raysearch submit --space search_spaces/quickstart.yaml \\
                  --data ../shared/data/celeba --num-samples 16 --max-epochs 8 --name celeba-1
+    Baseline: raysearch submit --sampler random --scheduler none --name random-1
     """
     from raysearch.build import validate_names
     from raysearch.search.runner import DEFAULT_SPACE, SearchSpec, prepare_search, run_search
@@ -88,7 +101,8 @@ def submit(space_path: Path | None, data: str | None, num_samples: int, max_epoc
         num_samples=num_samples, max_epochs=max_epochs, metric=metric, seed=seed,
         workers_per_trial=workers_per_trial, cpus_per_worker=cpus_per_worker,
         gpus_per_worker=gpus_per_worker, max_concurrent=max_concurrent,
-        reduction_factor=reduction_factor, overrides=_parse_sets(sets))
+        reduction_factor=reduction_factor, overrides=_parse_sets(sets), sampler=sampler,
+        scheduler=scheduler, startup_trials=startup_trials, epoch_budget=epoch_budget)
     prepared = prepare_search(spec, check=validate_names, say=_say)
     best = run_search(prepared, say=_say)
     if best is None:
@@ -163,6 +177,51 @@ def best(name: str, out: Path, trial_number: int | None, results: str) -> None:
     click.echo(f"trial {trial['number']} epoch {trial['best_checkpoint_epoch']}: "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f} "
                f"val_ssim {b.get('val_ssim', float('nan')):.4f} -> {out} (loads)")
+
+
+@cli.command()
+@click.argument("experiments", nargs=-1, required=True)
+@click.option("--strategy", "strategies", multiple=True, metavar="SAMPLER+SCHEDULER",
+              help="tpe+asha, tpe+none, random+asha or random+none; repeat it (default: all four).")
+@click.option("--seeds", type=int, default=10, show_default=True,
+              help="Simulated searches per strategy (sampler seeds 0..N-1).")
+@click.option("--trials", type=int, default=10, show_default=True,
+              help="Budget: the epochs of this many full trials, the same for every strategy.")
+@click.option("--max-concurrent", type=int, default=2, show_default=True, help="Trials at once.")
+@click.option("--startup-trials", type=int, default=10, show_default=True,
+              help="TPE: random proposals before it starts modelling the results.")
+@click.option("--seconds-per-epoch", type=float, default=0.05, show_default=True,
+              help="Mean time a replayed epoch takes (orders concurrent trials' results).")
+@click.option("--results", default="results/simulated", show_default=True,
+              help="Folder for the simulated experiments (one per strategy and seed).")
+def simulate(experiments: tuple[str, ...], strategies: tuple[str, ...], seeds: int, trials: int,
+             max_concurrent: int, startup_trials: int, seconds_per_epoch: float,
+             results: str) -> None:
+    """Compare search strategies in seconds by replaying finished experiments' learning curves.
+
+    Trials that ran all epochs in EXPERIMENTS form a table; each simulated trial replays the
+    curve of the nearest recorded configuration, through the real Tune + Optuna + ASHA search.
+
+    \b
+    Example: raysearch simulate results/celeba-1 results/celeba-2 --seeds 20 --trials 10
+    """
+    from raysearch.search.compare import STRATEGIES, compare_strategies, comparison_table
+    from raysearch.search.runner import SearchSpec
+    from raysearch.search.simulate import CurveTable, simulate_search
+    from raysearch.search.strategy import Strategy
+
+    table = CurveTable.from_experiments([Path(e) for e in experiments])
+    chosen = [Strategy.parse(s) for s in strategies] or list(STRATEGIES)
+    click.echo(f"table: {len(table.curves)} complete {table.epochs}-epoch curves "
+               f"({table.left_out} shorter trials left out) from {len(experiments)} experiment(s)")
+    base = SearchSpec(name="simulated", results=results, max_epochs=table.epochs,
+                      max_concurrent=max_concurrent, startup_trials=startup_trials)
+    stamp = time.strftime("%Y%m%d-%H%M%S-")
+    runs = compare_strategies(
+        lambda spec: simulate_search(table, spec, seconds_per_epoch, say=lambda _m: None),
+        base, chosen, range(seeds), trials, prefix=stamp)
+    text, _ = comparison_table(runs, table.metric, table.mode, trials * table.epochs)
+    click.echo(text)
 
 
 @cli.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ class TrialRecorder(Callback):
         epoch = int(result.get("training_iteration", rec["epochs"] + 1))
         kept = {k: result[k] for k in _KEPT_METRICS if k in result}
         rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"))
-        rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [{"epoch": epoch, **kept}]
+        # reported_at (this driver's clock) orders the epochs of concurrent trials: anytime curves
+        entry = {"epoch": epoch, **kept, "reported_at": round(time.time(), 3)}
+        rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [entry]
         value = result.get(self.metric)
         if _finite(value) and self._better(value, rec["best"].get(self.metric)):
             rec["best"], rec["best_epoch"] = kept, epoch

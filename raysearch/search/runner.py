@@ -21,6 +21,7 @@ from raysearch.data import FaceData, check_data_path, load_faces
 from raysearch.errors import UserError
 from raysearch.search.recorder import read_trials, write_json_atomic
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.strategy import check_strategy
 
 SPEC_FILE = "raysearch.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +50,10 @@ class SearchSpec:
     reduction_factor: int = 2
     keep_checkpoints: int = 2  # per trial, best by the metric
     overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value
+    sampler: str = "tpe"  # tpe | random (raysearch.search.strategy)
+    scheduler: str = "asha"  # asha | none (every trial runs all its epochs)
+    startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
+    epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
 
     @property
     def experiment(self) -> Path:
@@ -78,6 +83,7 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--gpus-per-worker must be >= 0, got {spec.gpus_per_worker}")
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
+    check_strategy(spec.sampler, spec.scheduler, spec.startup_trials, spec.epoch_budget)
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
 
@@ -192,27 +198,30 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
+def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) -> Any:
+    """The Tuner of a search; ``trainable`` replaces the training one (the simulator's replay)."""
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
+    from raysearch.search.budget import EpochBudget
     from raysearch.search.recorder import TrialRecorder
+    from raysearch.search.strategy import make_sampler, make_scheduler
 
     s = p.spec
     epochs = p.base.train.epochs
     searcher = OptunaSearch(space=p.space.define_by_run(), metric=p.metric, mode=p.mode,
-                            seed=s.seed, study_name=s.name)
+                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
+                            study_name=s.name)
     limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
-    scheduler = ASHAScheduler(time_attr="training_iteration", metric=p.metric, mode=p.mode,
-                              max_t=epochs, grace_period=min(s.grace_period, epochs),
-                              reduction_factor=s.reduction_factor)
+    scheduler = make_scheduler(s.scheduler, p.metric, p.mode, epochs, s.grace_period,
+                               s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say)
-    data_ref = [ray.put(p.data)]
+    if trainable is None:
+        trainable = _trainable(p, [ray.put(p.data)])
     return tune.Tuner(
-        _trainable(p, data_ref),
+        trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
                                     num_samples=s.num_samples,
                                     # reusing the trial process saves its start-up (torch import,
@@ -222,7 +231,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=s.name, storage_path=str(Path(s.results).resolve()), verbose=0,
-            callbacks=[recorder],
+            callbacks=[recorder], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
                                                     checkpoint_score_order=p.mode),
@@ -237,6 +246,13 @@ def write_spec(p: Prepared) -> None:
     })
 
 
+def describe_strategy(s: SearchSpec) -> str:
+    sampler = "random search" if s.sampler == "random" else "TPE"
+    stopping = "ASHA" if s.scheduler == "asha" else "no early stopping"
+    budget = f", budget {s.epoch_budget} epochs" if s.epoch_budget else ""
+    return f"{sampler} + {stopping}{budget}"
+
+
 def run_search(p: Prepared, address: str | None = None,
                say: Callable[[str], None] = print) -> dict[str, Any] | None:
     """Fit the Tuner; returns the best trial's record (or None if no trial reported)."""
@@ -246,7 +262,8 @@ def run_search(p: Prepared, address: str | None = None,
     write_spec(p)
     t0 = time.perf_counter()
     say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
-        f"epochs, TPE + ASHA on {p.metric} ({p.mode}); results in {p.spec.experiment}")
+        f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
+        f"{p.spec.experiment}")
     build_tuner(p, say).fit()
     say(f"search finished in {time.perf_counter() - t0:.0f} s")
     trials = read_trials(p.spec.experiment)
