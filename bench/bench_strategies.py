@@ -23,6 +23,7 @@ when the command is run again (--fresh starts over).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -58,6 +59,9 @@ SHARED = REPO.parent / "shared" / "data"
 LETTERS = {s.label: "abcd"[i] for i, s in enumerate(STRATEGIES)}
 DEFAULT_LABEL = Strategy().label  # raysearch's default, (d)
 BASELINE_LABEL = STRATEGIES[0].label  # random search without early stopping, (a)
+STYLES: dict[str, dict[str, Any]] = {  # curves often coincide: line styles keep all four visible
+    "a": {"ls": "-", "lw": 2.4}, "b": {"ls": "--", "lw": 1.8}, "c": {"ls": "-.", "lw": 1.6},
+    "d": {"ls": ":", "lw": 2.2}}
 
 
 @dataclass
@@ -120,10 +124,12 @@ class RealRuns:
         self.done_file = folder / "done.json"
         self.done: dict[str, dict[str, Any]] = (json.loads(self.done_file.read_text())
                                                 if self.done_file.exists() else {})
+        self.wall_s = 0.0  # of the searches used, when they ran (reused ones included)
 
     def __call__(self, spec: SearchSpec) -> Path:
         if spec.name in self.done and (spec.experiment / SPEC_FILE).exists():
             say(f"{spec.name}: reusing the finished search")
+            self.wall_s += self.done[spec.name]["wall_s"]
             return spec.experiment
         if spec.experiment.exists():
             shutil.rmtree(spec.experiment)  # an interrupted run: start it again
@@ -131,6 +137,7 @@ class RealRuns:
         prepared = prepare_search(spec, check=validate_names, say=quiet)
         run_search(prepared, say=quiet)
         wall = time.perf_counter() - t0
+        self.wall_s += wall
         trials = read_trials(spec.experiment)
         epochs = sum(len(t["history"]) for t in trials)
         best = best_trial(trials, "val_psnr", "max")
@@ -302,7 +309,8 @@ def plot(real: dict[str, Any], sim: dict[str, Any] | None, budget: int, out: Pat
     for ax, (title, stats) in zip(axes[0], panels, strict=True):
         for label, s in stats.items():
             curves = np.array(s["curves"])
-            ax.plot(x, s["mean_curve"], label=f"({LETTERS[label]}) {label}")
+            style = STYLES[LETTERS[label]]
+            ax.plot(x, s["mean_curve"], label=f"({LETTERS[label]}) {label}", **style)
             ax.fill_between(x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), alpha=0.15)
         ax.axhline(np.mean(stats[BASELINE_LABEL]["final"]), color="grey", ls=":", lw=1)
         seeds = next(iter(stats.values()))["seeds"]
@@ -339,7 +347,7 @@ def markdown(r: dict[str, Any], figure: str) -> str:
         + ", ".join("not reached" if p["d_epochs"] is None else f"{p['d_epochs']} "
                     f"({p['ratio']:.2f})" for p in ratio["per_seed"])
         + f"; reached in {ratio['reached']} seeds, median ratio "
-        f"{ratio['median_ratio']:.2f}. On the mean curves ((a)'s mean final best "
+        f"{_ratio(ratio['median_ratio'])}. On the mean curves ((a)'s mean final best "
         f"{ratio['mean_target']:.3f} dB): "
         + ("not reached" if ratio["mean_curve_epochs"] is None else
            f"{ratio['mean_curve_epochs']} epochs, ratio {ratio['mean_curve_ratio']:.2f}")
@@ -356,7 +364,10 @@ def markdown(r: dict[str, Any], figure: str) -> str:
             f"benchmark's data, holes and {sc.epochs} epochs, trained with seeds 1-"
             f"{sc.preset_seeds}; the search winner is each TPE + ASHA search's best configuration, "
             f"retrained from scratch with a fresh seed. Both scored after the last epoch on "
-            f"held-out ids {sc.test_ids}, which no search saw.\n",
+            f"held-out ids {sc.test_ids}, which no search saw. The presets' searched parameters "
+            f"are at the config defaults, not at the values their comments call published (e.g. "
+            f"learning rates), and a perceptual or style weight that only the search sets stays 0."
+            f"\n",
             "| configuration | generator | runs | test PSNR | test SSIM | note |",
             "|---|---|---|---|---|---|",
         ]
@@ -378,11 +389,11 @@ def markdown(r: dict[str, Any], figure: str) -> str:
             f"{np.median(s['seconds_per_search']):.1f} s per search (median).\n",
             s["table"], "",
             f"Ranking of the mean final best: real {s['rank_real']}, simulated {s['rank_sim']} "
-            f"(Kendall tau-b {s['tau_final']:.2f}); of the mean best-so-far over the budget: "
+            f"(Kendall tau-b {_tau(s['tau_final'])}); of the mean best-so-far over the budget: "
             f"real {s['rank_real_area']}, simulated {s['rank_sim_area']} "
-            f"(tau-b {s['tau_area']:.2f}). "
-            f"(d)-to-(a) epoch ratio, median over seeds: real {ratio['median_ratio']:.2f}, "
-            f"simulated {s['ratio']['median_ratio']:.2f} "
+            f"(tau-b {_tau(s['tau_area'])}). "
+            f"(d)-to-(a) epoch ratio, median over seeds: real {_ratio(ratio['median_ratio'])}, "
+            f"simulated {_ratio(s['ratio']['median_ratio'])} "
             f"(reached in {s['ratio']['reached']}).\n",
         ]
     t = r["timing"]
@@ -432,6 +443,14 @@ def analyse_sim(sim: dict[str, Any], real: dict[str, Any], sc: Scale) -> dict[st
             "experiments": {k: [str(p) for p in v] for k, v in runs.items()}}
 
 
+def _ratio(r: float) -> str:
+    return "not reached" if not np.isfinite(r) else f"{r:.2f}"
+
+
+def _tau(tau: float) -> str:
+    return "undefined: all tied" if np.isnan(tau) else f"{tau:.2f}"
+
+
 def _letters(text: str) -> str:
     for label, letter in LETTERS.items():
         text = text.replace(label, letter)
@@ -477,15 +496,26 @@ def estimate_full(r: dict[str, Any], quick: Scale, full: Scale, cpu_epoch: float
     per_trial = max(0.0, r["timing"]["real_s"] - train_q) / trials_q  # start-up, checkpoints, Tune
     trials_f = searches_f * full.trials * (trials_q / searches_q) / quick.trials
     search_s = (searches_f * full.budget * cpu_epoch + trials_f * per_trial) / full.max_concurrent
-    runs = r["timing"]["presets_n"] * full.preset_seeds + full.seeds
-    preset_s = runs * (full.epochs * cpu_epoch + 15) / full.max_concurrent
-    sim_s = 4 * full.sim_seeds * float(np.median(r["sim"]["seconds_per_search"])) \
-        * full.budget / quick.budget if r.get("sim") else 0.0
+    # presets: this run's wall per run, less ~5 s of start-up, scaled to the full data and epochs
+    grow = len(parse_id_ranges(full.train_ids, "ids")) / len(parse_id_ranges(quick.train_ids, "ids")) \
+        * full.epochs / quick.epochs
+    preset_s = 0.0
+    for name, row in (r.get("presets") or {"rows": {}})["rows"].items():
+        copies = full.seeds if name.startswith("search winner") else full.preset_seeds
+        for x in row["runs"]:
+            if x["wall_s"] is not None:
+                preset_s += copies / len(row["runs"]) * (5 + max(0.0, x["wall_s"] - 5) * grow)
+    preset_s /= full.max_concurrent
+    # simulation: measured per search, plus the longer budget's replayed epochs (2 at a time)
+    sim_s = 4 * full.sim_seeds * (float(np.median(r["sim"]["seconds_per_search"])) + (
+        full.budget - quick.budget) * quick.seconds_per_epoch / quick.max_concurrent) \
+        if r.get("sim") else 0.0
     return (f"full-scale estimate: a training epoch at {len(parse_id_ranges(full.train_ids, 'ids'))} "
             f"faces costs {cpu_epoch:.1f} CPU s (1 thread, mean of 3 random configurations); "
             f"{searches_f * full.budget} search epochs + ~{trials_f:.0f} trials at {per_trial:.1f} s "
-            f"overhead each (measured here, under load) -> {search_s / 60:.0f} min; {runs} preset/"
-            f"winner runs -> {preset_s / 60:.0f} min; simulation {sim_s / 60:.0f} min; total about "
+            f"overhead each (measured here, under load) -> {search_s / 60:.0f} min; preset and "
+            f"winner runs (from this run's, scaled) -> {preset_s / 60:.0f} min; simulation "
+            f"{sim_s / 60:.0f} min; total about "
             f"{(search_s + preset_s + sim_s) / 60:.0f} min on a quiet 2-core machine "
             f"(this run's load average was {r['timing']['load_mean']:.1f})")
 
@@ -503,6 +533,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None,
                     help="json + png (default: bench/results, or the workdir with --quick)")
     ap.add_argument("--fresh", action="store_true", help="delete the workdir first")
+    for key in ("seeds", "sim_seeds", "preset_seeds", "trials", "epochs"):
+        ap.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
+                        help=f"override the scale's {key}")
     ap.add_argument("--skip-presets", action="store_true")
     ap.add_argument("--skip-sim", action="store_true")
     args = ap.parse_args()
@@ -510,6 +543,8 @@ def main() -> None:
         if not path.exists():
             raise SystemExit(f"{what} not found at {path} (../shared/data beside the checkout)")
     sc = SCALES["quick" if args.quick else "full"]
+    sc = dataclasses.replace(sc, **{k: v for k in ("seeds", "sim_seeds", "preset_seeds", "trials",
+                                                   "epochs") if (v := getattr(args, k)) is not None})
     workdir = (args.workdir or REPO / "results" / f"bench-strategies{'-quick' if args.quick else ''}")
     out = args.out or (workdir if args.quick else REPO / "bench" / "results")
     if args.fresh and workdir.exists():
@@ -524,14 +559,13 @@ def main() -> None:
     say(f"scale {'quick' if args.quick else 'full'}: {asdict(sc)}")
 
     # 1. real searches
-    t0 = time.perf_counter()
     base = SearchSpec(name="bench", space_path=str(args.space), results=str(workdir / "real"),
                       data=str(args.celeba), max_epochs=sc.epochs, max_concurrent=sc.max_concurrent,
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
-    runs = compare_strategies(RealRuns(workdir / "real"), base, STRATEGIES, range(sc.seeds),
-                              sc.trials)
-    real_s = time.perf_counter() - t0
+    real_runs = RealRuns(workdir / "real")
+    runs = compare_strategies(real_runs, base, STRATEGIES, range(sc.seeds), sc.trials)
+    real_s = real_runs.wall_s
     loads.append(os.getloadavg()[1])
     real = analyse_real(runs, sc)
 
@@ -555,7 +589,8 @@ def main() -> None:
         "quick": args.quick, "date": time.strftime("%Y-%m-%d"), "scale": asdict(sc),
         "machine": f"{os.cpu_count()}-core CPU", "space": str(args.space.relative_to(REPO))
         if args.space.is_relative_to(REPO) else str(args.space),
-        "real": real, "presets": presets, "sim": sim, "wall_s": time.perf_counter() - t_start,
+        "real": real, "presets": presets, "sim": sim, "wall_s": real_s + presets_s + sim_s,
+        "invocation_s": time.perf_counter() - t_start,
         "timing": {"real_s": real_s, "presets_s": presets_s, "sim_s": sim_s,
                    "epoch_s_mean": real["epoch_s_mean"], "load_mean": float(np.mean(loads)),
                    "presets_n": len(preset_files(args.presets)),

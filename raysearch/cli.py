@@ -205,11 +205,14 @@ def simulate(experiments: tuple[str, ...], strategies: tuple[str, ...], seeds: i
     \b
     Example: raysearch simulate results/celeba-1 results/celeba-2 --seeds 20 --trials 10
     """
+    import optuna
+
     from raysearch.search.compare import STRATEGIES, compare_strategies, comparison_table
     from raysearch.search.runner import SearchSpec
     from raysearch.search.simulate import CurveTable, simulate_search
     from raysearch.search.strategy import Strategy
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "study created" line per search
     table = CurveTable.from_experiments([Path(e) for e in experiments])
     chosen = [Strategy.parse(s) for s in strategies] or list(STRATEGIES)
     click.echo(f"table: {len(table.curves)} complete {table.epochs}-epoch curves "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,6 +157,8 @@ def simulate_search(table: CurveTable, spec: SearchSpec, seconds_per_epoch: floa
     if (spec.experiment / SPEC_FILE).exists():
         raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}")
     spec.experiment.mkdir(parents=True, exist_ok=True)
+    # dozens of searches in a row: Tune's per-search console box is noise (set it to 1 to see it)
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     start_ray()
     write_spec(p)
     fn = tune.with_parameters(replay_trial, table=table, seconds_per_epoch=seconds_per_epoch)
