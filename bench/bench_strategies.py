@@ -312,7 +312,9 @@ def plot(real: dict[str, Any], sim: dict[str, Any] | None, budget: int, out: Pat
             style = STYLES[LETTERS[label]]
             ax.plot(x, s["mean_curve"], label=f"({LETTERS[label]}) {label}", **style)
             ax.fill_between(x, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0), alpha=0.15)
+        # (a)'s final best, and the third of the budget by which (d) should reach it
         ax.axhline(np.mean(stats[BASELINE_LABEL]["final"]), color="grey", ls=":", lw=1)
+        ax.axvline(budget / 3, color="grey", ls=":", lw=1)
         seeds = next(iter(stats.values()))["seeds"]
         ax.set(title=f"{title}: mean of {seeds} seeds, band = min-max", xlabel="epochs spent",
                ylabel="best validation PSNR so far (dB)")
