@@ -234,35 +234,44 @@ def presets_vs_winners(sc: Scale, overrides: dict[str, Any], winners: list[Path]
     """Train every preset (seeds 1..K) and each (d) search's best configuration (fresh seed)."""
     import ray
 
-    jobs: list[tuple[str, int, dict[str, Any] | None, str]] = []  # name, seed, config, why not
+    @dataclass
+    class Job:
+        name: str
+        generator: str
+        seed: int
+        config: dict[str, Any] | None  # None: cannot run, for the reason in why
+        why: str = ""
+
+    jobs: list[Job] = []
     for path in preset_files(space_folder):
+        generator = str(load_yaml(path)["fixed"]["model.generator"])
         for seed in range(1, sc.preset_seeds + 1):
             try:
                 cfg = preset_config(path, {**overrides, "train.seed": seed})
-                jobs.append((path.stem, seed, cfg.to_dict(), ""))
+                jobs.append(Job(path.stem, generator, seed, cfg.to_dict()))
             except UserError as e:
-                jobs.append((path.stem, seed, None, str(e)))
+                jobs.append(Job(path.stem, generator, seed, None, str(e)))
     chosen: list[dict[str, Any]] = []
     for k, folder in enumerate(winners):
         cfg, best = winner_config(folder, {**overrides, "train.seed": k + 1})
-        jobs.append((f"search winner ({folder.name})", k + 1, cfg.to_dict(), ""))
+        jobs.append(Job(f"search winner ({folder.name})", cfg.model.generator, k + 1, cfg.to_dict()))
         chosen.append({"experiment": folder.name, "trial": best["number"], "params": best["params"],
                        "val_psnr_in_search": best["best"]["val_psnr"]})
     data_cfg = config_from_dict(merge_dotted(Config().to_dict(), overrides, "bench")).data
     data_ref = [ray.put(load_faces(data_cfg))]
     task = ray.remote(num_cpus=1)(_train_one)
-    refs = [task.remote(cfg, data_ref) if cfg is not None else None for _, _, cfg, _ in jobs]
+    refs = [task.remote(j.config, data_ref) if j.config is not None else None for j in jobs]
     rows: dict[str, dict[str, Any]] = {}
-    for (name, seed, cfg, why), ref in zip(jobs, refs, strict=True):
-        out = ray.get(ref) if ref is not None else {"status": "skipped", "reason": why}
-        row = rows.setdefault(name, {"runs": [], "generator": (cfg or {}).get("model", {})
-                                     .get("generator", "?")})
+    for job, ref in zip(jobs, refs, strict=True):
+        out: dict[str, Any] = (ray.get(ref) if ref is not None
+                               else {"status": "skipped", "reason": job.why})
+        row = rows.setdefault(job.name, {"runs": [], "generator": job.generator})
         hist = out.get("history") or []
-        row["runs"].append({"seed": seed, "status": out["status"], "reason": out.get("reason"),
+        row["runs"].append({"seed": job.seed, "status": out["status"], "reason": out.get("reason"),
                             "wall_s": out.get("wall_s"),
                             "test_psnr": hist[-1]["val_psnr"] if out["status"] == "ok" else None,
                             "test_ssim": hist[-1]["val_ssim"] if out["status"] == "ok" else None})
-        say(f"{name} seed {seed}: {out['status']} "
+        say(f"{job.name} seed {job.seed}: {out['status']} "
             f"{row['runs'][-1]['test_psnr'] or out.get('reason', '')}")
     return {"rows": rows, "winners": chosen}
 
@@ -380,7 +389,11 @@ def markdown(r: dict[str, Any], figure: str) -> str:
             lines.append(f"| {name} | {row['generator']} | {len(ok)}/{len(row['runs'])} | "
                          f"{fmt_sd([x['test_psnr'] for x in ok])} | "
                          f"{fmt_sd([x['test_ssim'] for x in ok])} | {'; '.join(notes)[:200]} |")
-        lines.append("")
+        lines.append("\nThe winners: " + "; ".join(
+            f"{w['experiment']} trial {w['trial']} (val {w['val_psnr_in_search']:.2f} dB in the "
+            f"search): " + ", ".join(f"{k.split('.')[-1]} {_short(v)}" for k, v in
+                                     sorted(w["params"].items()))
+            for w in r["presets"]["winners"]) + ".\n")
     if r.get("sim"):
         s = r["sim"]
         lines += [
@@ -443,6 +456,10 @@ def analyse_sim(sim: dict[str, Any], real: dict[str, Any], sc: Scale) -> dict[st
             "tau_final": kendall_tau(r_final, final), "tau_area": kendall_tau(r_area, area),
             "ratio": ratio_to_baseline(stats, runs, sc.budget, "max"),
             "experiments": {k: [str(p) for p in v] for k, v in runs.items()}}
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
 
 
 def _ratio(r: float) -> str:
