@@ -15,6 +15,7 @@ import click
 import yaml
 
 from raysearch.errors import UserError
+from raysearch.search.strategy import SAMPLERS, SCHEDULERS
 
 RESULTS_HELP = "Folder that holds experiments (default: results)."
 STORAGE_HELP = ("Where Ray Tune writes the experiment: a folder or a URI pyarrow opens (s3://, gs://, "
@@ -64,7 +65,7 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
 @click.option("--metric", default=None,
               help="val_psnr | val_ssim | val_l1 | val_l1_hole (default: the space's, else val_psnr).")
 @click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the TPE sampler.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--workers-per-trial", type=int, default=1, show_default=True,
               help="Ray Train workers per trial (>1: data-parallel TorchTrainer).")
 @click.option("--cpus-per-worker", type=float, default=1.0, show_default=True)
@@ -73,6 +74,16 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
 @click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
 @click.option("--reduction-factor", type=int, default=2, show_default=True,
               help="ASHA's reduction factor.")
+@click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
+              help="How configurations are proposed: Optuna's TPE, or random search (a baseline).")
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), default="asha",
+              show_default=True,
+              help="asha: stop weak trials early; none: every trial trains all its epochs.")
+@click.option("--startup-trials", type=int, default=10, show_default=True,
+              help="TPE: random proposals before it starts modelling the results.")
+@click.option("--epoch-budget", type=int, default=0,
+              help="End the search once its trials have trained this many epochs in all "
+                   "(default: no budget, run --num-samples trials).")
 @click.option("--grace-period", type=int, default=1, show_default=True,
               help="Epochs every trial runs before ASHA may stop it.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -102,6 +113,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
     On a cluster (see cluster/README.md):
              raysearch submit --address http://HEAD:8265 --results /mnt/nfs/results \\
                  --data /mnt/nfs/celeba-shards --gpus-per-worker 0.5 --max-failures 2 --name c1
+    Baseline: raysearch submit --sampler random --scheduler none --name random-1
     """
     from raysearch.build import validate_names
     from raysearch.search.jobs import is_jobs_address, submit_job
@@ -301,6 +313,52 @@ def export(name: str, out: str | None, results: str) -> None:
 
     for path in export_parquet(open_experiment(name, results), out):
         click.echo(f"wrote {path}")
+@cli.command()
+@click.argument("experiments", nargs=-1, required=True)
+@click.option("--strategy", "strategies", multiple=True, metavar="SAMPLER+SCHEDULER",
+              help="tpe+asha, tpe+none, random+asha or random+none; repeat it (default: all four).")
+@click.option("--seeds", type=int, default=10, show_default=True,
+              help="Simulated searches per strategy (sampler seeds 0..N-1).")
+@click.option("--trials", type=int, default=10, show_default=True,
+              help="Budget: the epochs of this many full trials, the same for every strategy.")
+@click.option("--max-concurrent", type=int, default=2, show_default=True, help="Trials at once.")
+@click.option("--startup-trials", type=int, default=10, show_default=True,
+              help="TPE: random proposals before it starts modelling the results.")
+@click.option("--seconds-per-epoch", type=float, default=0.05, show_default=True,
+              help="Mean time a replayed epoch takes (orders concurrent trials' results).")
+@click.option("--results", default="results/simulated", show_default=True,
+              help="Folder for the simulated experiments (one per strategy and seed).")
+def simulate(experiments: tuple[str, ...], strategies: tuple[str, ...], seeds: int, trials: int,
+             max_concurrent: int, startup_trials: int, seconds_per_epoch: float,
+             results: str) -> None:
+    """Compare search strategies in seconds by replaying finished experiments' learning curves.
+
+    Trials that ran all epochs in EXPERIMENTS form a table; each simulated trial replays the
+    curve of the nearest recorded configuration, through the real Tune + Optuna + ASHA search.
+
+    \b
+    Example: raysearch simulate results/celeba-1 results/celeba-2 --seeds 20 --trials 10
+    """
+    import optuna
+
+    from raysearch.search.compare import STRATEGIES, compare_strategies, comparison_table
+    from raysearch.search.runner import SearchSpec
+    from raysearch.search.simulate import CurveTable, simulate_search
+    from raysearch.search.strategy import Strategy
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "study created" line per search
+    table = CurveTable.from_experiments([Path(e) for e in experiments])
+    chosen = [Strategy.parse(s) for s in strategies] or list(STRATEGIES)
+    click.echo(f"table: {len(table.curves)} complete {table.epochs}-epoch curves "
+               f"({table.left_out} shorter trials left out) from {len(experiments)} experiment(s)")
+    base = SearchSpec(name="simulated", results=results, max_epochs=table.epochs,
+                      max_concurrent=max_concurrent, startup_trials=startup_trials)
+    stamp = time.strftime("%Y%m%d-%H%M%S-")
+    runs = compare_strategies(
+        lambda spec: simulate_search(table, spec, seconds_per_epoch, say=lambda _m: None),
+        base, chosen, range(seeds), trials, prefix=stamp)
+    text, _ = comparison_table(runs, table.metric, table.mode, trials * table.epochs)
+    click.echo(text)
 
 
 @cli.group()

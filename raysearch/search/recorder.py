@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,9 @@ class TrialRecorder(Callback):
         rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"),
                    pid=result.get("pid"))
         _record_node(rec, result)
-        rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [{"epoch": epoch, **kept}]
+        # reported_at (this driver's clock) orders the epochs of concurrent trials: anytime curves
+        entry = {"epoch": epoch, **kept, "reported_at": round(time.time(), 3)}
+        rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [entry]
         value = result.get(self.metric)
         if _finite(value) and self._better(value, rec["best"].get(self.metric)):
             rec["best"], rec["best_epoch"] = kept, epoch

@@ -26,6 +26,7 @@ from raysearch.search.recorder import read_trials
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import RecordStore, is_uri, join
+from raysearch.search.strategy import check_strategy
 
 SPEC_FILE = "raysearch.json"
 # Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
@@ -63,6 +64,10 @@ class SearchSpec:
     max_failures: int = 2  # retries of a trial whose process or node died, from its last checkpoint
     storage: str | None = None  # where Tune writes (folder or pyarrow URI); default: results
     optuna_storage: str | None = None  # Optuna database URL; default: SQLite in the experiment
+    sampler: str = "tpe"  # tpe | random (raysearch.search.strategy)
+    scheduler: str = "asha"  # asha | none (every trial runs all its epochs)
+    startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
+    epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
 
     @property
     def experiment(self) -> Path:
@@ -134,6 +139,7 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--gpus-per-worker must be >= 0, got {spec.gpus_per_worker}")
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
+    check_strategy(spec.sampler, spec.scheduler, spec.startup_trials, spec.epoch_budget)
     if spec.max_failures < 0:
         raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
     if spec.grace_period < 1:
@@ -318,12 +324,14 @@ def snapshot_often() -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
 
 
-def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
+def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) -> Any:
+    """The Tuner of a search; ``trainable`` replaces the training one (the simulator's replay)."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
-    from raysearch.search.asha import PersistentASHA
+    from raysearch.search.budget import EpochBudget
     from raysearch.search.recorder import TrialRecorder
+    from raysearch.search.strategy import make_sampler, make_scheduler
     from raysearch.search.study import StudySearch, rdb_storage
 
     s = p.spec
@@ -333,16 +341,15 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
     searcher = StudySearch(space=p.space.define_by_run(),
                            metric=_metric_names(p) if multi else p.metric,
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
-                           seed=s.seed, study_name=s.name, storage=rdb_storage(s.study_url),
-                           max_t=epochs)
+                           sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
+                           study_name=s.name, storage=rdb_storage(s.study_url), max_t=epochs)
     limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
-    scheduler = PersistentASHA(store, time_attr="training_iteration", metric=p.metric, mode=p.mode,
-                               max_t=epochs, grace_period=min(s.grace_period, epochs),
-                               reduction_factor=s.reduction_factor)
+    scheduler = make_scheduler(s.scheduler, store, p.metric, p.mode, epochs, s.grace_period,
+                               s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints)
     return tune.Tuner(
-        build_trainable(p),
+        build_trainable(p) if trainable is None else trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
                                     num_samples=s.num_samples,
                                     # reusing the trial process saves its start-up (torch import,
@@ -352,7 +359,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None]) -> Any:
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
-            callbacks=[recorder],
+            callbacks=[recorder], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
@@ -370,6 +377,13 @@ def write_spec(p: Prepared) -> None:
     })
 
 
+def describe_strategy(s: SearchSpec) -> str:
+    sampler = "random search" if s.sampler == "random" else "TPE"
+    stopping = "ASHA" if s.scheduler == "asha" else "no early stopping"
+    budget = f", budget {s.epoch_budget} epochs" if s.epoch_budget else ""
+    return f"{sampler} + {stopping}{budget}"
+
+
 def run_search(p: Prepared, address: str | None = None,
                say: Callable[[str], None] = print) -> dict[str, Any] | None:
     """Fit the Tuner; returns the best trial's record (or None if no trial reported)."""
@@ -382,7 +396,8 @@ def run_search(p: Prepared, address: str | None = None,
     snapshot_often()
     t0 = time.perf_counter()
     say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
-        f"epochs, TPE + ASHA on {p.metric} ({p.mode}); results in {p.spec.experiment}")
+        f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
+        f"{p.spec.experiment}")
     build_tuner(p, say).fit()
     say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
         f"{time.perf_counter() - t0:.0f} s")

@@ -1,0 +1,96 @@
+"""Search strategies: --sampler, --scheduler, --startup-trials and --epoch-budget on real training,
+and the anytime curves computed from what the searches record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from raysearch.cli import main
+from raysearch.errors import UserError
+from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau, pad_curve, ranking
+from raysearch.search.experiment import open_experiment
+from raysearch.search.runner import SearchSpec, prepare_search, run_search
+from raysearch.search.strategy import Strategy
+
+SPACE = """
+fixed:
+  data.num_images: 160
+  data.num_val: 16
+  model.critic_channels: 8
+  model.base_channels: 8
+  train.batch_size: 16
+parameters:
+  model.depth: {type: int, low: 2, high: 3}
+  optim.lr_g: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}
+"""
+
+
+def test_strategy_parse_and_errors(tmp_path: Path) -> None:
+    assert Strategy.parse("random+none") == Strategy("random", "none")
+    assert Strategy.parse("tpe").label == "tpe+asha"
+    with pytest.raises(UserError, match="--sampler must be one of tpe, random"):
+        Strategy.parse("grid+asha")
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    for bad, message in ((dict(scheduler="fifo"), "--scheduler must be one of asha, none"),
+                         (dict(epoch_budget=-1), "--epoch-budget must be >= 0"),
+                         (dict(startup_trials=-2), "--startup-trials must be >= 0")):
+        with pytest.raises(UserError, match=message):
+            prepare_search(SearchSpec(name="x", space_path=str(space), results=str(tmp_path),
+                                      **bad), say=lambda _m: None)
+
+
+def test_cli_refuses_unknown_sampler(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["submit", "--sampler", "grid"])
+    assert exc.value.code == 2
+    assert "'grid' is not one of 'tpe', 'random'" in capsys.readouterr().err
+
+
+def test_anytime_curve_counts_epochs_in_the_order_reported() -> None:
+    trials = [  # two trials side by side: their epochs interleave by reported_at
+        {"number": 0, "history": [{"epoch": 1, "val_psnr": 15.0, "reported_at": 1.0},
+                                  {"epoch": 2, "val_psnr": 18.0, "reported_at": 3.0}]},
+        {"number": 1, "history": [{"epoch": 1, "val_psnr": 17.0, "reported_at": 2.0},
+                                  {"epoch": 2, "val_psnr": float("nan"), "reported_at": 4.0},
+                                  {"epoch": 3, "val_psnr": 19.0, "reported_at": 5.0}]},
+    ]
+    curve = anytime_curve(trials, "val_psnr", "max")
+    assert curve.tolist() == [15.0, 17.0, 18.0, 18.0, 19.0]
+    assert anytime_curve(trials, "val_psnr", "min").tolist() == [15.0] * 5
+    assert epochs_to_reach(curve, 18.0, "max") == 3 and epochs_to_reach(curve, 20, "max") is None
+    assert pad_curve(curve, 7).tolist() == [*curve.tolist(), 19.0, 19.0]
+    assert np.array_equal(pad_curve(curve, 2), curve[:2])
+
+
+def test_ranking_and_kendall_tau() -> None:
+    real = {"a": 20.0, "b": 20.5, "c": 21.0, "d": 21.0}
+    assert ranking(real, "max") == "c = d > b > a"
+    assert kendall_tau(real, real) == pytest.approx(1.0)
+    assert kendall_tau({"a": 1, "b": 2, "c": 3}, {"a": 3, "b": 2, "c": 1}) == pytest.approx(-1.0)
+
+
+@pytest.mark.slow
+def test_random_search_without_early_stopping_then_a_budget(ray_local: None, tmp_path: Path
+                                                            ) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    common = dict(space_path=str(space), results=str(tmp_path / "results"), max_epochs=2,
+                  max_concurrent=2, seed=3)
+    lines: list[str] = []
+    fifo = SearchSpec(name="fifo", sampler="random", scheduler="none", num_samples=3, **common)
+    run_search(prepare_search(fifo, say=lines.append), say=lines.append)
+    trials = open_experiment("fifo", tmp_path / "results").trials
+    assert len(trials) == 3 and all(t["epochs"] == 2 and not t["stopped_early"] for t in trials)
+    assert len({tuple(sorted(t["params"].items())) for t in trials}) == 3
+    assert any("random search + no early stopping" in ln for ln in lines)
+
+    budget = SearchSpec(name="budget", num_samples=20, epoch_budget=3, **common)  # TPE + ASHA
+    run_search(prepare_search(budget, say=lines.append), say=lines.append)
+    trials = open_experiment("budget", tmp_path / "results").trials
+    spent = sum(len(t["history"]) for t in trials)
+    assert 3 <= spent <= 4  # the budget ends the search; a trial running beside may add one
+    assert len(trials) < 20
