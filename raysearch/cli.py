@@ -86,6 +86,9 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
                    "(default: no budget, run --num-samples trials).")
 @click.option("--grace-period", type=int, default=1, show_default=True,
               help="Epochs every trial runs before ASHA may stop it.")
+@click.option("--time-budget", "time_budget_s", type=float, default=0.0, metavar="SECONDS",
+              help="End the search after this much wall time: running trials stop, their best "
+                   "checkpoints count (default: no limit).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key in every trial, e.g. --set data.image_size=64.")
 @click.option("--objectives", default=None, metavar="M:MODE,...",

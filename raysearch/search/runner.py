@@ -68,6 +68,7 @@ class SearchSpec:
     scheduler: str = "asha"  # asha | none (every trial runs all its epochs)
     startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
     epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
+    time_budget_s: float = 0.0  # end the search after this many seconds of wall time (0: off)
 
     @property
     def experiment(self) -> Path:
@@ -140,6 +141,8 @@ def _check_spec(spec: SearchSpec) -> None:
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
     check_strategy(spec.sampler, spec.scheduler, spec.startup_trials, spec.epoch_budget)
+    if spec.time_budget_s < 0:
+        raise UserError(f"--time-budget must be >= 0 seconds (0: none), got {spec.time_budget_s}")
     if spec.max_failures < 0:
         raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
     if spec.grace_period < 1:
@@ -352,6 +355,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
         build_trainable(p) if trainable is None else trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
                                     num_samples=s.num_samples,
+                                    time_budget_s=s.time_budget_s or None,
                                     # reusing the trial process saves its start-up (torch import,
                                     # actor launch); a Train driver's thread outlives Tune's
                                     # 2 s reuse window, so multi-worker trials start fresh
@@ -381,6 +385,7 @@ def describe_strategy(s: SearchSpec) -> str:
     sampler = "random search" if s.sampler == "random" else "TPE"
     stopping = "ASHA" if s.scheduler == "asha" else "no early stopping"
     budget = f", budget {s.epoch_budget} epochs" if s.epoch_budget else ""
+    budget += f", at most {s.time_budget_s:.0f} s" if s.time_budget_s else ""
     return f"{sampler} + {stopping}{budget}"
 
 

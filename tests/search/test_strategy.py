@@ -94,3 +94,24 @@ def test_random_search_without_early_stopping_then_a_budget(ray_local: None, tmp
     spent = sum(len(t["history"]) for t in trials)
     assert 3 <= spent <= 4  # the budget ends the search; a trial running beside may add one
     assert len(trials) < 20
+
+
+def test_time_budget_ends_the_search_and_keeps_what_finished(ray_local: None, tmp_path: Path
+                                                             ) -> None:
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name="timed", space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=200, max_epochs=3, max_concurrent=2, time_budget_s=20)
+    lines: list[str] = []
+    best = run_search(prepare_search(spec, say=lines.append), say=lines.append)
+    trials = open_experiment("timed", tmp_path / "results").trials
+    assert 1 <= len(trials) < 200  # 200 trials of 3 epochs cannot fit in 20 s here
+    assert best is not None and best["best_checkpoint"]
+    assert any("at most 20 s" in ln for ln in lines)
+
+
+def test_negative_time_budget_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["submit", "--time-budget", "-5"])
+    assert exc.value.code == 2
+    assert "--time-budget must be >= 0 seconds" in capsys.readouterr().err
