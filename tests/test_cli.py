@@ -54,6 +54,23 @@ def test_submit_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], text:
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
 
+@pytest.mark.parametrize("space", ["search_spaces/rfr_net.yaml", "PERCEPTUAL_RANGE"])
+def test_submit_refuses_a_search_needing_vgg_weights_it_cannot_find(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        space: str) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    if space == "PERCEPTUAL_RANGE":  # only the upper bound of a searched weight needs VGG
+        space = _space(tmp_path, "parameters:\n  loss.perceptual_weight: "
+                                 "{type: float, low: 0.0, high: 0.1}\n")
+    else:
+        space = str(Path(__file__).resolve().parents[1] / space)
+    code, out = run_cli(["submit", "--space", space, "--results", str(tmp_path / "results")],
+                        capsys)
+    assert code == 2 and out.startswith("error: ") and "Traceback" not in out
+    assert "VGG" in out and "loss.vgg_weights" in out and "empty-torch-home" in out
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
 def test_unwritable_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

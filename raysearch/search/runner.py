@@ -198,13 +198,26 @@ def _objectives(spec: SearchSpec, space: SearchSpace) -> list[Objective]:
     return [Objective(metric, METRICS[metric])]
 
 
+def _with_weights_check(check: Callable[[Config], None] | None) -> Callable[[Config], None]:
+    """The caller's check, then: a trial that could use VGG losses finds the weights (a search
+    needing them refuses to start, naming the file and how to provide it; never a fallback)."""
+    from raysearch.losses import require_vgg_weights
+
+    def both(cfg: Config) -> None:
+        if check is not None:
+            check(cfg)
+        require_vgg_weights(cfg)
+
+    return both
+
+
 def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
                  ) -> tuple[SearchSpace, Config, list[Objective]]:
     """Validate the spec and its space (no files but the space read): space, base, objectives."""
     _check_spec(spec)
     space = load_space(Path(spec.space_path))
     base = resolve_base(spec, space)
-    validate_space(space, base, check)
+    validate_space(space, base, _with_weights_check(check))
     objectives = _objectives(spec, space)
     return space, base, objectives
 
