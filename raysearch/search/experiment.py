@@ -88,8 +88,11 @@ def status_table(exp: Experiment) -> str:
     head = ["trial", "state", "epochs", "node", "val_psnr", "val_ssim", *params]
     rows = [head]
     for t in exp.trials:
-        state = t["state"] + (" (ASHA stop)" if t.get("stopped_early") and t["state"] == "TERMINATED"
-                              else "")
+        state = t["state"]
+        if t.get("stopped_early") and state == "TERMINATED":
+            state += " (ASHA stop)"
+        elif t.get("stopped_by_budget"):
+            state += " (budget stop)"
         if t.get("failures"):
             state += f" ({len(t['failures'])} retried)"
         best = t.get("best", {})
@@ -146,7 +149,7 @@ def pareto_set(exp: Experiment) -> list[dict[str, Any]]:
     objectives = exp.objectives
     scored = []
     for t in exp.trials:
-        if t["state"] != "TERMINATED" or t.get("stopped_early"):
+        if t["state"] != "TERMINATED" or t.get("stopped_early") or t.get("stopped_by_budget"):
             continue
         values = [t.get("last", {}).get(m) for m, _ in objectives]
         if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):

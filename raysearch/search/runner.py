@@ -417,10 +417,56 @@ def run_search(p: Prepared, address: str | None = None,
         f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
         f"{p.spec.experiment}")
     build_tuner(p, say).fit()
-    say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
-        f"{time.perf_counter() - t0:.0f} s")
+    elapsed = time.perf_counter() - t0
+    budget = budget_reached(p.spec, elapsed)
+    if budget:
+        close_open_trials(p.spec, budget)
+        say(f"search ended after {elapsed:.0f} s: {budget}")
+    else:
+        say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
+            f"{elapsed:.0f} s")
     trials = read_trials(p.spec.experiment)
     return best_trial(trials, p.metric, p.mode)
+
+
+def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
+    """Why the search ended before its --num-samples trials, when a budget ended it."""
+    if spec.time_budget_s and elapsed_s >= spec.time_budget_s:
+        return f"time budget of {spec.time_budget_s:.0f} s reached"
+    if spec.epoch_budget:
+        spent = sum(len(t["history"]) for t in read_trials(spec.experiment))
+        if spent >= spec.epoch_budget:
+            return f"epoch budget of {spec.epoch_budget} reached ({spent} epochs trained)"
+    return None
+
+
+def close_open_trials(spec: SearchSpec, reason: str) -> None:
+    """Trials that a budget stopped mid-way: Tune tells no callback, so their records would stay
+    RUNNING. They ended (their checkpoints count) and are marked so."""
+    from raysearch.search.recorder import TRIALS_FILE
+
+    trials = read_trials(spec.experiment)
+    open_ = [t for t in trials if t["state"] in ("RUNNING", "PENDING")]
+    for t in open_:
+        t.update(state="TERMINATED", stopped_by_budget=True, end_reason=reason)
+    if open_:
+        spec.store().write_json(TRIALS_FILE, trials)
+    _prune_running_study_trials(spec)
+
+
+def _prune_running_study_trials(spec: SearchSpec) -> None:
+    """Optuna trials of budget-stopped trials: PRUNED (a partial curve), as ASHA's stops are."""
+    import optuna
+
+    from raysearch.search.study import open_study
+
+    try:
+        study = open_study(spec.study_url, spec.name)
+    except KeyError:  # no study stored (nothing was asked yet)
+        return
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
+    spec.store().upload("optuna.db")
 
 
 def finished_trials(spec: SearchSpec, say: Callable[[str], None] = print) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 
 from raysearch.cli import main
@@ -14,6 +15,7 @@ from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau
 from raysearch.search.experiment import open_experiment
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 from raysearch.search.strategy import Strategy
+from raysearch.search.study import open_study
 
 SPACE = """
 fixed:
@@ -108,6 +110,12 @@ def test_time_budget_ends_the_search_and_keeps_what_finished(ray_local: None, tm
     assert 1 <= len(trials) < 200  # 200 trials of 3 epochs cannot fit in 20 s here
     assert best is not None and best["best_checkpoint"]
     assert any("at most 20 s" in ln for ln in lines)
+    assert any("time budget of 20 s reached" in ln for ln in lines)
+    # trials the budget cut short are ended in the records and PRUNED in the study, not RUNNING
+    assert all(t["state"] in ("TERMINATED", "ERROR") for t in trials)
+    study = open_study(spec.study_url, "timed")
+    states = {t.state for t in study.get_trials(deepcopy=False)}
+    assert optuna.trial.TrialState.RUNNING not in states
 
 
 def test_negative_time_budget_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
