@@ -125,8 +125,9 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace, load_before: str
         SECTION, "",
         f"Measured {time.strftime('%Y-%m-%d')} with `python bench/bench_models.py --repeat "
         f"{args.repeat}` on {machine()}; load average (1 / 5 / 15 min) {load_before} before and "
-        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after: other people's jobs shared "
-        "the two cores.",
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} after (the benchmark's own "
+        "processes count in the latter; more than about 2 before means other jobs shared the "
+        "two cores).",
         f"Each family trains {args.epochs} epochs of {args.images - args.images // 10} embedded faces "
         f"at 64 px, batch {args.batch}, through `raysearch.train.train` with its preset's fixed "
         "settings, RFR's published perceptual and style weights, and default widths (base 32 "
