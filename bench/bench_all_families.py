@@ -29,15 +29,18 @@ import numpy as np
 import optuna
 
 from bench.bench_strategies import (
+    BASELINE_LABEL,
     REPO,
     SCALES,
     SHARED,
+    STRATEGIES,
     RealRuns,
     data_overrides,
     presets_vs_winners,
+    ratio_to_baseline,
     say,
 )
-from raysearch.search.compare import compare_strategies
+from raysearch.search.compare import compare_strategies, comparison_table
 from raysearch.search.experiment import best_trial
 from raysearch.search.recorder import read_trials
 from raysearch.search.runner import SearchSpec, start_ray
@@ -73,6 +76,14 @@ def markdown(r: dict[str, Any], earlier: dict[str, Any] | None) -> str:
         fams = ", ".join(f"{k} {v['trials']}/{v['epochs']}" for k, v in s["families"].items())
         lines.append(f"| {s['experiment']} | {s['trials']} | {s['epochs']} | {fams} | "
                      f"{s['best_generator']} | {s['best_val_psnr']:.2f} |")
+    if r.get("anytime"):
+        ratio = r["anytime"]["ratio"]
+        per_seed = ", ".join(f"{p['d_epochs']} ({p['ratio']:.2f})" if p["ratio"] is not None
+                             else "not reached" for p in ratio["per_seed"])
+        lines += ["", r["anytime"]["table"], "",
+                  f"Epochs TPE + ASHA needs to reach the final best of {BASELINE_LABEL} (of "
+                  f"{r['scale']['trials'] * r['scale']['epochs']}): per seed {per_seed}; reached "
+                  f"{ratio['reached']}, median ratio {ratio['median_ratio']:.2f}."]
     lines += ["", "| configuration | generator | runs | test PSNR | test SSIM | source |",
               "|---|---|---|---|---|---|"]
     rows = dict(r["winners"]["rows"])
@@ -98,6 +109,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=REPO / "results" / "bench-all-families")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results")
+    ap.add_argument("--with-random", action="store_true",
+                    help="also run (a) random search without early stopping on the same space and "
+                         "budget, and measure the epochs TPE + ASHA needs to reach its final best")
     args = ap.parse_args()
     for what, path in (("CelebA faces", args.celeba / "000001.jpg"), ("NVIDIA masks", args.masks)):
         if not path.exists():
@@ -112,19 +126,31 @@ def main() -> None:
                       data=str(args.celeba), max_epochs=sc.epochs, max_concurrent=sc.max_concurrent,
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
-    runs = compare_strategies(RealRuns(args.workdir / "real"), base, [Strategy()],
+    strategies = [STRATEGIES[0], Strategy()] if args.with_random else [Strategy()]
+    runs = compare_strategies(RealRuns(args.workdir / "real"), base, strategies,
                               range(args.seeds), sc.trials, prefix="all-")
+    anytime = None
+    if args.with_random:
+        table, stats = comparison_table(runs, "val_psnr", "max", sc.budget)
+        anytime = {"table": table, "ratio": ratio_to_baseline(stats, runs, sc.budget, "max"),
+                   "final": {k: v["final"] for k, v in stats.items()}}
     loads.append(os.getloadavg()[1])
     paths = runs[Strategy().label]
     overrides = {**data_overrides(sc, args.celeba, args.masks, sc.test_ids),
                  "train.epochs": sc.epochs, "train.num_threads": 1}
-    with tempfile.TemporaryDirectory() as no_presets:  # winners only: presets are in strategies.json
-        winners = presets_vs_winners(sc, overrides, paths, Path(no_presets))
+    cached = args.workdir / "winners.json"  # the retrained winners of these very searches
+    names = [p.name for p in paths]
+    winners = json.loads(cached.read_text()) if cached.exists() else None
+    if winners is None or [w["experiment"] for w in winners["winners"]] != names:
+        with tempfile.TemporaryDirectory() as no_presets:  # winners only: presets are elsewhere
+            winners = presets_vs_winners(sc, overrides, paths, Path(no_presets))
+        cached.write_text(json.dumps(winners, default=str))
     loads.append(os.getloadavg()[1])
     result = {"date": time.strftime("%Y-%m-%d"), "scale": sc.__dict__ | {"seeds": args.seeds},
               "space": str(args.space.relative_to(REPO)) if args.space.is_relative_to(REPO)
               else str(args.space),
-              "searches": [summary(p) for p in paths], "winners": winners,
+              "searches": [summary(p) for v in runs.values() for p in v], "winners": winners,
+              "anytime": anytime,
               "wall_s": time.perf_counter() - t0, "load": float(np.mean(loads))}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "all_families.json").write_text(json.dumps(result, indent=1, default=str))
