@@ -23,14 +23,17 @@ from raysearch.search.experiment import open_experiment
 from raysearch.search.runner import SearchSpec, prepare_search, run_search, start_ray
 from raysearch.train import train
 
-SPACE = """
+
+def space_yaml(num_images: int = 640) -> str:
+    """The benchmark searches' space: one searched learning rate, the model fixed."""
+    return f"""
 fixed:
-  data.num_images: 640
+  data.num_images: {num_images}
   model.depth: 3
   model.base_channels: 16
   model.critic_channels: 16
 parameters:
-  optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}
+  optim.lr_g: {{type: float, low: 1.0e-4, high: 1.0e-3, log: true}}
 """
 
 
@@ -44,10 +47,10 @@ def bench_config(threads: int) -> Config:
 
 
 def search(tmp: Path, name: str, trials: int, epochs: int, cpus: float,
-           space: str = SPACE) -> tuple[float, list[dict]]:
+           space: str | None = None) -> tuple[float, list[dict]]:
     tmp.mkdir(parents=True, exist_ok=True)
     space_file = tmp / "space.yaml"
-    space_file.write_text(space)
+    space_file.write_text(space or space_yaml())
     spec = SearchSpec(name=name, space_path=str(space_file), results=str(tmp), num_samples=trials,
                       max_epochs=epochs, max_concurrent=1, cpus_per_worker=cpus,
                       grace_period=epochs)  # grace = max_t: ASHA stops nothing, every trial runs fully
@@ -98,9 +101,8 @@ def throughput(tmp: Path, reps: int = 3) -> str:
         proc = subprocess.run([sys.executable, __file__, "--bare-run", str(out)], check=True,
                               capture_output=True, text=True)
         b = json.loads(proc.stdout.strip().splitlines()[-1])[1:]
-        space = SPACE.replace("data.num_images: 640", f"data.num_images: {THROUGHPUT_IMAGES}")
         _, recs = search(tmp / f"trial{rep}", "throughput", trials=1, epochs=THROUGHPUT_EPOCHS,
-                         cpus=2, space=space)
+                         cpus=2, space=space_yaml(THROUGHPUT_IMAGES))
         t = [h["images_per_s"] for h in recs[0]["history"]][1:]
         bare += b
         trial += t

@@ -325,7 +325,7 @@ def _max_concurrent(s: SearchSpec) -> int:
         return s.max_concurrent
     import ray
 
-    # the node table (each alive node's registered resources), not ray.cluster_resources(): a
+    # the node table (each alive node's registered resources) as well as ray.cluster_resources(): a
     # driver that connects right after a node joined can see the resource view without that node
     # for a moment, and would then run the whole search one trial at a time
     cpus = sum(n.get("Resources", {}).get("CPU", 0.0) for n in ray.nodes() if n.get("Alive"))
