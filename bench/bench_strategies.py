@@ -15,6 +15,11 @@ the simulated (replayed) comparison.
 
 Run (about 35 min on a quiet 2-core machine; --quick checks everything in a few minutes):
     PYTHONPATH=$PWD .venv/bin/python bench/bench_strategies.py
+The larger budget recorded in BENCHMARKS.md (20 full trials instead of 10; the searches alone
+took 85.5 min on 2026-11-26's machine, whose epochs were about 2.8x slower than 2026-11-22's):
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_strategies.py --trials 20 --skip-presets \
+        --skip-sim --workdir results/bench-strategies-t20 --out bench/results/budget20
+(--strategies ad runs (a) and (d) only; a later run with all four reuses them.)
 Writes bench/results/strategies.json and bench/results/strategies.png (curves only, no faces) and
 prints the Markdown section for BENCHMARKS.md. Finished searches are kept in --workdir and reused
 when the command is run again (--fresh starts over).
@@ -413,8 +418,10 @@ def markdown(r: dict[str, Any], figure: str) -> str:
         ]
     t = r["timing"]
     lines.append(
-        f"Time: searches {t['real_s'] / 60:.1f} min, presets {t['presets_s'] / 60:.1f} min, "
-        f"simulation {t['sim_s'] / 60:.1f} min; a training epoch took {t['epoch_s_mean']:.2f} s "
+        f"Time: searches {t['real_s'] / 60:.1f} min"
+        + (f", presets {t['presets_s'] / 60:.1f} min" if r.get("presets") else ", presets not run")
+        + (f", simulation {t['sim_s'] / 60:.1f} min" if r.get("sim") else ", simulation not run")
+        + f"; a training epoch took {t['epoch_s_mean']:.2f} s "
         f"(mean wall time inside trials, 2 running at once; load average {t['load_mean']:.1f}).")
     return "\n".join(lines)
 
@@ -555,9 +562,16 @@ def main() -> None:
     for key in ("seeds", "sim_seeds", "preset_seeds", "trials", "epochs"):
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, default=None,
                         help=f"override the scale's {key}")
+    ap.add_argument("--strategies", default="abcd",
+                    help="which of (a)-(d) to run, e.g. ad (a and d are needed for the ratio)")
     ap.add_argument("--skip-presets", action="store_true")
     ap.add_argument("--skip-sim", action="store_true")
     args = ap.parse_args()
+    if not set(args.strategies) <= set("abcd") or not {"a", "d"} <= set(args.strategies):
+        raise SystemExit(f"--strategies: letters from abcd including a and d, got {args.strategies!r}")
+    if args.strategies != "abcd" and not args.skip_sim:
+        raise SystemExit("--strategies with fewer than all four needs --skip-sim (the simulator "
+                         "ranks all four)")
     for what, path in (("CelebA faces", args.celeba / "000001.jpg"), ("NVIDIA masks", args.masks)):
         if not path.exists():
             raise SystemExit(f"{what} not found at {path} (../shared/data beside the checkout)")
@@ -583,7 +597,8 @@ def main() -> None:
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
     real_runs = RealRuns(workdir / "real")
-    runs = compare_strategies(real_runs, base, STRATEGIES, range(sc.seeds), sc.trials)
+    chosen = [st for st in STRATEGIES if LETTERS[st.label] in args.strategies]
+    runs = compare_strategies(real_runs, base, chosen, range(sc.seeds), sc.trials)
     real_s = real_runs.wall_s
     loads.append(os.getloadavg()[1])
     real = analyse_real(runs, sc)
