@@ -56,9 +56,14 @@ def test_jobs_api_requires_the_token_and_raysearch_sends_it(cluster: dict[str, A
 def test_search_through_jobs_api_spreads_trials_and_pulls_best(
         cluster: dict[str, Any], shards: str, tmp_path: Path) -> None:
     results = tmp_path / "results"
+    # Tune reuses a trial's actor for the next trial: trials of a fraction of a second (2 epochs at
+    # 32 px) could all run on the first worker's actor before the second worker's actor had even
+    # started (a clean-clone CI run saw that twice). Trials of several seconds (64 px, 4 epochs, no
+    # early stopping) outlast an actor's start, so the second worker gets one.
     out = run_cli("submit", "--address", cluster["dashboard"], "--data", shards,
                   "--results", str(results), "--name", "spread", "--num-samples", "3",
-                  "--max-epochs", "2", "--set", "data.num_val=16")
+                  "--max-epochs", "4", "--scheduler", "none", "--set", "data.num_val=16",
+                  "--set", "data.image_size=64")
     assert "submitted job raysearch-spread-" in out
     log = run_cli("status", "spread", "--address", cluster["dashboard"], "--follow")
     assert ": SUCCEEDED" in log, log[-3000:]
