@@ -36,6 +36,7 @@ from bench.bench_strategies import (
     STRATEGIES,
     RealRuns,
     data_overrides,
+    per_seed_text,
     presets_vs_winners,
     ratio_to_baseline,
     say,
@@ -78,11 +79,10 @@ def markdown(r: dict[str, Any], earlier: dict[str, Any] | None) -> str:
                      f"{s['best_generator']} | {s['best_val_psnr']:.2f} |")
     if r.get("anytime"):
         ratio = r["anytime"]["ratio"]
-        per_seed = ", ".join(f"{p['d_epochs']} ({p['ratio']:.2f})" if p["ratio"] is not None
-                             else "not reached" for p in ratio["per_seed"])
         lines += ["", r["anytime"]["table"], "",
                   f"Epochs TPE + ASHA needs to reach the final best of {BASELINE_LABEL} (of "
-                  f"{r['scale']['trials'] * r['scale']['epochs']}): per seed {per_seed}; reached "
+                  f"{r['scale']['trials'] * r['scale']['epochs']}): per seed "
+                  f"{per_seed_text(ratio)}; reached "
                   f"{ratio['reached']}, median ratio {ratio['median_ratio']:.2f}."]
     lines += ["", "| configuration | generator | runs | test PSNR | test SSIM | source |",
               "|---|---|---|---|---|---|"]

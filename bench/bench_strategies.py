@@ -360,8 +360,7 @@ def markdown(r: dict[str, Any], figure: str) -> str:
         f"![anytime curves]({figure})\n",
         f"**Epochs TPE + ASHA (d) needs to reach the final best of random search (a)** (target: "
         f"at most 1/3 of the {sc.budget} epochs (a) spent): per seed "
-        + ", ".join("not reached" if p["d_epochs"] is None else f"{p['d_epochs']} "
-                    f"({p['ratio']:.2f})" for p in ratio["per_seed"])
+        + per_seed_text(ratio)
         + f"; reached in {ratio['reached']} seeds, median ratio "
         f"{_ratio(ratio['median_ratio'])}. On the mean curves ((a)'s mean final best "
         f"{ratio['mean_target']:.3f} dB): "
@@ -463,6 +462,12 @@ def analyse_sim(sim: dict[str, Any], real: dict[str, Any], sc: Scale) -> dict[st
             "tau_final": kendall_tau(r_final, final), "tau_area": kendall_tau(r_area, area),
             "ratio": ratio_to_baseline(stats, runs, sc.budget, "max"),
             "experiments": {k: [str(p) for p in v] for k, v in runs.items()}}
+
+
+def per_seed_text(ratio: dict[str, Any]) -> str:
+    """Epochs (d) needed per seed, with the ratio to the budget: "25 (0.31), not reached, ..."."""
+    return ", ".join("not reached" if p["d_epochs"] is None else f"{p['d_epochs']} ({p['ratio']:.2f})"
+                     for p in ratio["per_seed"])
 
 
 def _short(v: Any) -> str:

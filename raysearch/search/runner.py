@@ -325,9 +325,9 @@ def _max_concurrent(s: SearchSpec) -> int:
         return s.max_concurrent
     import ray
 
-    # the node table (each alive node's registered resources) as well as ray.cluster_resources(): a
-    # driver that connects right after a node joined can see the resource view without that node
-    # for a moment, and would then run the whole search one trial at a time
+    # the node table (each alive node's registered resources) as well as ray.cluster_resources(),
+    # the larger: a driver that connects right after a node joined may not see it in one of the two
+    # yet, and would then run the search with fewer trials at a time than the cluster holds
     cpus = sum(n.get("Resources", {}).get("CPU", 0.0) for n in ray.nodes() if n.get("Alive"))
     cpus = max(cpus, ray.cluster_resources().get("CPU", 0.0), 1.0)
     return max(1, int(cpus // (s.cpus_per_worker * s.workers_per_trial)))
