@@ -1,0 +1,102 @@
+"""Issue 7 follow-up: do TPE + ASHA's settings matter? Compared in the simulator, not by training.
+
+Replays the complete learning curves of finished real searches (bench_strategies.py's workdir)
+through raysearch's real Tune + Optuna + ASHA path, for random search without early stopping and
+for TPE + ASHA with other start-up trial counts and ASHA reduction factors; reports each variant's
+final best and the epochs it needs to reach random search's final best (paired by seed).
+
+Run (about 3 min per variant with 20 seeds on 2 cores), after the 20-trial bench_strategies run:
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_sim_settings.py \
+        --curves results/bench-strategies-t20/real --trials 20 --out bench/results/budget20
+Writes sim_settings.json there and prints a Markdown table. The curves (results/...) are not
+committed: they come from CelebA faces, whose licence is research use only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from raysearch.search.anytime import epochs_to_reach
+from raysearch.search.compare import strategy_curves, strategy_spec
+from raysearch.search.runner import SearchSpec, start_ray
+from raysearch.search.simulate import CurveTable, simulate_search
+from raysearch.search.strategy import Strategy
+
+# name: (strategy, SearchSpec fields); the first is the baseline, the second the benchmark's (d)
+VARIANTS: dict[str, tuple[Strategy, dict[str, int]]] = {
+    "(a) random, no early stopping": (Strategy("random", "none"), {}),
+    "(d) TPE + ASHA, 4 start-up, reduction 2": (Strategy("tpe", "asha"), {}),
+    "(d) 2 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 2}),
+    "(d) 8 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 8}),
+    "(d) ASHA reduction factor 3": (Strategy("tpe", "asha"), {"reduction_factor": 3}),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--curves", type=Path, required=True,
+                    help="folder of finished experiments whose curves are replayed")
+    ap.add_argument("--trials", type=int, default=20, help="budget in full trials")
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    folders = sorted(p for p in args.curves.iterdir() if p.is_dir())
+    table = CurveTable.from_experiments(folders)
+    budget = args.trials * table.epochs
+    work = Path(tempfile.mkdtemp(prefix="sim-settings-"))
+    start_ray()
+    base = SearchSpec(name="sim", results=str(work), max_epochs=table.epochs, max_concurrent=2,
+                      startup_trials=4)
+    curves: dict[str, np.ndarray] = {}
+    t0 = time.perf_counter()
+    for name, (strategy, fields) in VARIANTS.items():
+        paths = []
+        for seed in range(args.seeds):
+            spec = strategy_spec(dataclasses.replace(base, **fields), strategy, seed, args.trials,
+                                 f"v{len(curves)}-s{seed}")
+            paths.append(simulate_search(table, spec, 0.02, say=lambda _m: None))
+        curves[name] = strategy_curves(paths, "val_psnr", "max", budget).curves
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+
+    baseline = curves[next(iter(VARIANTS))]
+    rows = []
+    for name, c in curves.items():
+        need = [epochs_to_reach(d, float(a[-1]), "max") for a, d in zip(baseline, c, strict=True)]
+        ratios = np.array([np.inf if n is None else n / budget for n in need])
+        rows.append({"variant": name, "final_mean": float(c[:, -1].mean()),
+                     "final_sd": float(c[:, -1].std(ddof=1)),
+                     "at_third": float(c[:, budget // 3 - 1].mean()),
+                     "median_ratio": float(np.median(ratios)),
+                     "share_within_third": float(np.mean(ratios <= 1 / 3)),
+                     "reached": int(np.isfinite(ratios).sum())})
+    result = {"date": time.strftime("%Y-%m-%d"), "curves_from": str(args.curves),
+              "table_curves": len(table.curves), "table_left_out": table.left_out,
+              "trials": args.trials, "budget": budget, "seeds": args.seeds,
+              "wall_s": time.perf_counter() - t0, "rows": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "sim_settings.json").write_text(json.dumps(result, indent=1))
+    print(f"\n{len(table.curves)} complete curves, budget {budget} epochs ({args.trials} full "
+          f"trials), {args.seeds} seeds per variant, {result['wall_s'] / 60:.1f} min.\n")
+    print(f"| variant | final best val_psnr | at {budget // 3} epochs | median epochs to (a)'s "
+          f"final best / budget | seeds within a third | reached |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['variant']} | {r['final_mean']:.3f} ± {r['final_sd']:.3f} | "
+              f"{r['at_third']:.3f} | {r['median_ratio']:.2f} | {r['share_within_third']:.2f} | "
+              f"{r['reached']}/{args.seeds} |")
+
+
+if __name__ == "__main__":
+    main()
