@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from raysearch.search.anytime import epochs_to_reach
+from bench.bench_strategies import paired_ratios
 from raysearch.search.compare import strategy_curves, strategy_spec
 from raysearch.search.runner import SearchSpec, start_ray
 from raysearch.search.simulate import CurveTable, simulate_search
@@ -73,8 +73,8 @@ def main() -> None:
     baseline = curves[next(iter(VARIANTS))]
     rows = []
     for name, c in curves.items():
-        need = [epochs_to_reach(d, float(a[-1]), "max") for a, d in zip(baseline, c, strict=True)]
-        ratios = np.array([np.inf if n is None else n / budget for n in need])
+        ratios = np.array([np.inf if p["ratio"] is None else p["ratio"]
+                           for p in paired_ratios(baseline, c, budget, "max")])
         rows.append({"variant": name, "final_mean": float(c[:, -1].mean()),
                      "final_sd": float(c[:, -1].std(ddof=1)),
                      "at_third": float(c[:, budget // 3 - 1].mean()),

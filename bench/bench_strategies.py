@@ -154,12 +154,8 @@ class RealRuns:
         return spec.experiment
 
 
-def ratio_to_baseline(stats: dict[str, dict[str, Any]], runs: dict[str, list[Path]], budget: int,
-                      mode: str) -> dict[str, Any]:
-    """Epochs (d) needs to reach (a)'s final best, per seed (paired) and on the mean curves."""
-    base, best = stats[BASELINE_LABEL], stats[DEFAULT_LABEL]
-    d_curves = strategy_curves(runs[DEFAULT_LABEL], "val_psnr", mode, budget).curves
-    a_curves = strategy_curves(runs[BASELINE_LABEL], "val_psnr", mode, budget).curves
+def paired_ratios(a_curves: Any, d_curves: Any, budget: int, mode: str) -> list[dict[str, Any]]:
+    """Per seed: the epochs a ``d`` curve needs to reach the same seed's ``a`` final best."""
     per_seed = []
     for a, d in zip(a_curves, d_curves, strict=False):
         target = float(a[-1])
@@ -167,6 +163,16 @@ def ratio_to_baseline(stats: dict[str, dict[str, Any]], runs: dict[str, list[Pat
         own = epochs_to_reach(a, target, mode)  # when (a) itself first got there
         per_seed.append({"target": target, "d_epochs": need, "a_epochs_to_own_best": own,
                          "ratio": None if need is None else need / budget})
+    return per_seed
+
+
+def ratio_to_baseline(stats: dict[str, dict[str, Any]], runs: dict[str, list[Path]], budget: int,
+                      mode: str) -> dict[str, Any]:
+    """Epochs (d) needs to reach (a)'s final best, per seed (paired) and on the mean curves."""
+    base, best = stats[BASELINE_LABEL], stats[DEFAULT_LABEL]
+    d_curves = strategy_curves(runs[DEFAULT_LABEL], "val_psnr", mode, budget).curves
+    a_curves = strategy_curves(runs[BASELINE_LABEL], "val_psnr", mode, budget).curves
+    per_seed = paired_ratios(a_curves, d_curves, budget, mode)
     target = float(np.mean(base["final"]))
     mean_need = epochs_to_reach(np.asarray(best["mean_curve"]), target, mode)
     reached = [p["ratio"] for p in per_seed if p["ratio"] is not None]
