@@ -421,6 +421,9 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
                    "(default: the checkpoint's).")
 @click.option("--split", type=click.Choice(["val", "all"]), default="val", show_default=True,
               help="val: the validation split training used for this data; all: every image.")
+@click.option("--ids", default=None,
+              help="Score the faces with these ids instead of a split (numbered files, e.g. "
+                   "7501-8000); ids the checkpoint trained on are refused.")
 @click.option("--num-images", type=int, default=100, show_default=True, help="Images per bin.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the holes.")
 @click.option("--baselines", default="biharmonic,telea", show_default=True,
@@ -429,13 +432,14 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
               help="Folder for evaluation.csv and evaluation.md (default: CHECKPOINT).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
 def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: str | None,
-             split: str, num_images: int, seed: int, baselines: str, out: Path | None,
-             device: str) -> None:
+             split: str, ids: str | None, num_images: int, seed: int, baselines: str,
+             out: Path | None, device: str) -> None:
     """Score a checkpoint against classical inpainting per hole-ratio bin (the papers' table).
 
     \b
     PSNR, SSIM, L1 (and every other registered metric) in bins (0.1,0.2], (0.3,0.4],
     (0.5,0.6], for the model, scikit-image's biharmonic and OpenCV's Telea on the same holes.
+    A model trained on mask.subset 'train' is scored on the held-out mask files.
     Example: raysearch evaluate best-celeba --data ../shared/data/celeba \\
                  --masks ../shared/data/masks --num-images 200
     """
@@ -443,7 +447,7 @@ def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: s
 
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
     ev = evaluate_checkpoint(checkpoint, data=data, masks=masks, mask_kind=mask_kind, split=split,
-                             num_images=num_images, seed=seed, baselines=names, device=device,
+                             ids=ids, num_images=num_images, seed=seed, baselines=names, device=device,
                              say=_say)
     csv_path, md_path = write_tables(ev, out or checkpoint)
     click.echo("\n" + markdown_table(ev))

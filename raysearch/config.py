@@ -17,6 +17,8 @@ import yaml
 
 from raysearch.errors import UserError
 
+MASK_SUBSETS = ("all", "train", "holdout")
+
 
 @dataclass
 class DataConfig:
@@ -43,6 +45,11 @@ class MaskConfig:
     ratio: tuple[float, float] = (0.1, 0.4)  # hole-to-image area ratio bin (low, high]
     folder: str = ""  # kind=folder: directory of mask PNGs, white = hole
     bank_size: int = 512  # training masks drawn once per run and sampled from
+    # weights of equal sub-bins of ``ratio`` (e.g. [1, 0, 1, 0, 1] over (0.1, 0.6] draws only from
+    # (0.1,0.2], (0.3,0.4], (0.5,0.6]: the evaluation bins); empty = one bin, as any kind draws it.
+    # A list or a comma-separated string ("1,0,1,0,1": searchable as a categorical choice)
+    ratio_weights: tuple[float, ...] = ()
+    subset: str = "all"  # folder masks: all | train (4 of every 5 files) | holdout (the 5th)
 
 
 @dataclass
@@ -57,7 +64,9 @@ class ModelConfig:
     critic_channels: int = 32
     critic_depth: int = 3
     critic_conditional: bool = False  # critic also sees the broken image and the mask
-    hole_fill: str = "zero"  # what the generator sees in the hole: zero | mean | nearest | telea
+    hole_fill: str = "zero"  # what every generator sees in the hole: zero | mean | nearest | telea
+    #                          | biharmonic (scikit-image's inpaint_biharmonic, factorised per mask)
+    residual: bool = False  # output = fill + zero-initialised correction: untrained = the fill
     scales: int = 3  # multiscale_context: sub-encoders at full, 1/2 and 1/4 resolution (1..3)
     aggregation: str = "concat"  # multiscale_context: add | concat the sub-encoders' features
     rfr_iterations: int = 6  # rfr_unet: recurrent feature-reasoning passes, shared weights (1..8)
@@ -83,6 +92,7 @@ class LossConfig:
     vgg_weights: str = ""  # torchvision VGG state_dict file; empty = torch's hub cache
     vgg_random: bool = False  # random VGG weights instead (tests only: the loss is meaningless)
     recon_only_epochs: int = 0  # first epochs without critic or adversarial term (two-stage)
+    adv_warmup_epochs: float = 0.0  # then adv_weight ramps up linearly over this many epochs
 
 
 @dataclass
@@ -107,6 +117,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 1  # epochs between checkpoints (the last epoch always saves)
     sample_grid: bool = True  # write masked | output | truth PNG each checkpoint
+    # decay of an exponential moving average of the generator's weights (0 = off; e.g. 0.999):
+    # the average is what validation scores, checkpoints hold and ``best`` hands back
+    ema: float = 0.0
     inject_nan_at_epoch: int = 0  # testing aid: >0 makes the loss NaN in that epoch (0 = off)
 
 
@@ -124,6 +137,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["mask"]["ratio"] = list(self.mask.ratio)
+        out["mask"]["ratio_weights"] = list(self.mask.ratio_weights)
         return out
 
     def with_overrides(self, overrides: dict[str, Any], where: str = "override") -> Config:
@@ -207,6 +221,13 @@ def _coerce(value: Any, hint: Any, path: str, where: str) -> Any:
         if isinstance(value, str):
             return value
         raise UserError(f"{where}: {path} must be a string, got {value!r}")
+    if origin is tuple and typing.get_args(hint)[1:] == (Ellipsis,):
+        if isinstance(value, str):
+            value = [v for v in value.replace(" ", "").split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise UserError(f"{where}: {path} must be a list (or comma-separated), got {value!r}")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(v, item, path, where) for v in value)
     if origin is tuple:
         args = typing.get_args(hint)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
@@ -270,6 +291,12 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(0.0 <= lo < hi <= 0.9, where,
              f"mask.ratio must be (low, high] with 0 <= low < high <= 0.9, got [{lo}, {hi}]")
     _require(m.bank_size >= 1, where, f"mask.bank_size must be at least 1, got {m.bank_size}")
+    weights = m.ratio_weights
+    _require(all(w >= 0 for w in weights) and (not weights or sum(weights) > 0), where,
+             f"mask.ratio_weights must be weights >= 0 with a positive sum (or empty), "
+             f"got {list(weights)}")
+    _require(m.subset in MASK_SUBSETS, where,
+             f"mask.subset must be one of {', '.join(MASK_SUBSETS)}; got {m.subset!r}")
     _check_model(cfg, where)
     _check_loss(cfg, where)
     for key in ("lr_g", "lr_d"):
@@ -282,6 +309,7 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
              f"train.device must be auto, cpu or cuda; got {t.device!r}")
     _require(t.checkpoint_every >= 1, where, "train.checkpoint_every must be at least 1")
     _require(t.inject_nan_at_epoch >= 0, where, "train.inject_nan_at_epoch must be >= 0 (0 = off)")
+    _require(0.0 <= t.ema < 1.0, where, f"train.ema must be a decay in [0, 1) (0 = off), got {t.ema}")
 
 
 def _max_depth(size: int) -> int:
@@ -319,6 +347,8 @@ def _check_loss(cfg: Config, where: str) -> None:
         v = getattr(lo, key)
         _require(v >= 0.0, where, f"loss.{key} must be at least 0, got {v}")
     _require(lo.clip_value > 0.0, where, f"loss.clip_value must be positive, got {lo.clip_value}")
+    _require(lo.adv_warmup_epochs >= 0.0, where,
+             f"loss.adv_warmup_epochs must be at least 0, got {lo.adv_warmup_epochs}")
     _require(0 <= lo.recon_only_epochs < cfg.train.epochs, where,
              f"loss.recon_only_epochs must be 0..train.epochs-1 ({cfg.train.epochs - 1}), "
              f"got {lo.recon_only_epochs}")

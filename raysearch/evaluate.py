@@ -22,7 +22,7 @@ from raysearch.baselines import BASELINES
 from raysearch.config import DataConfig, MaskConfig
 from raysearch.data import load_faces
 from raysearch.data.embedded import embedded_faces
-from raysearch.data.faces import _select, decode_all, list_images
+from raysearch.data.faces import _select, decode_all, list_images, parse_id_ranges
 from raysearch.data.parquet import is_parquet_location
 from raysearch.errors import UserError
 from raysearch.inference import Inpainter, generate
@@ -45,12 +45,16 @@ def metric_names() -> list[str]:
     return [n for n in _FIRST if n in names] + [n for n in names if n not in _FIRST]
 
 
-def eval_images(cfg: DataConfig, split: str, limit: int) -> np.ndarray:
-    """Up to ``limit`` faces as uint8 (N, H, W, 3): the validation split of ``cfg``, or all images.
+def eval_images(cfg: DataConfig, split: str, limit: int, ids: str | None = None) -> np.ndarray:
+    """Up to ``limit`` faces as uint8 (N, H, W, 3): the validation split of ``cfg``, all images,
+    or (``ids``, a folder of numbered files) the faces with those ids.
 
     A folder decodes only the images it needs; the split is the one training used for the same
-    data settings, so ``val`` never contains a training face.
+    data settings, so ``val`` never contains a training face, and ``ids`` that overlap the
+    checkpoint's training ids are refused.
     """
+    if ids:
+        return _images_by_id(cfg, ids, limit)
     if split not in SPLITS:
         raise UserError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     if limit < 1:
@@ -65,6 +69,29 @@ def eval_images(cfg: DataConfig, split: str, limit: int) -> np.ndarray:
     images, _, _ = decode_all(((files[k].name, files[k]) for k in idx[:limit]), cfg.image_size,
                               cfg.crop)
     return images
+
+
+def _images_by_id(cfg: DataConfig, ids: str, limit: int) -> np.ndarray:
+    if cfg.path == "embedded" or is_parquet_location(cfg.path):
+        raise UserError("--ids needs a folder of numbered images (e.g. CelebA's 000001.jpg)")
+    wanted = parse_id_ranges(ids, "--ids")
+    if cfg.split == "ids":
+        seen = wanted & parse_id_ranges(cfg.train_ids, "data.train_ids")
+        if seen:
+            raise UserError(f"--ids {ids} includes {len(seen)} of the checkpoint's training faces "
+                            f"(data.train_ids {cfg.train_ids}); give ids it never trained on")
+    files = [f for f in list_images(Path(cfg.path)) if f.stem.isdigit() and int(f.stem) in wanted]
+    if not files:
+        raise UserError(f"--ids {ids}: no image of {cfg.path} has such an id (numeric file names)")
+    images, _, _ = decode_all(((f.name, f) for f in files[:limit]), cfg.image_size, cfg.crop)
+    return images
+
+
+def evaluation_masks(cfg: MaskConfig) -> MaskConfig:
+    """The checkpoint's mask settings for scoring: one bin at a time (no training weights), and
+    a folder's held-out files when training drew from ``mask.subset: train``."""
+    subset = "holdout" if cfg.subset == "train" else cfg.subset
+    return dataclasses.replace(cfg, ratio_weights=(), subset=subset)
 
 
 def bin_masks(cfg: MaskConfig, size: int, ratio: tuple[float, float], count: int, seed: int
@@ -120,6 +147,7 @@ class Evaluation:
 
 def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | None = None,
                         mask_kind: str | None = None, split: str = "val", num_images: int = 100,
+                        ids: str | None = None,
                         seed: int = 0, baselines: tuple[str, ...] = ("biharmonic", "telea"),
                         device: str = "auto", say: Callable[[str], None] = print) -> Evaluation:
     """The model and the baselines on the same images and holes, in each of ``HOLE_BINS``."""
@@ -128,7 +156,7 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
     inpainter = Inpainter.load(checkpoint, device)
     cfg = inpainter.cfg
     data_cfg = dataclasses.replace(cfg.data, path=data) if data else cfg.data
-    mask_cfg = cfg.mask
+    mask_cfg = evaluation_masks(cfg.mask)
     if masks:
         mask_cfg = dataclasses.replace(cfg.mask, kind="folder", folder=masks)
     elif mask_kind:
@@ -136,14 +164,17 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
     if mask_cfg.kind == "folder" and not Path(mask_cfg.folder).is_dir():
         raise UserError(f"mask folder {mask_cfg.folder!r} does not exist; give --masks PATH or "
                         "--mask-kind rect|brush|center")
-    images = eval_images(data_cfg, split, num_images)
+    images = eval_images(data_cfg, split, num_images, ids)
     size = cfg.data.image_size
     mask_desc = f"folder {mask_cfg.folder}" if mask_cfg.kind == "folder" else f"drawn ({mask_cfg.kind})"
+    if mask_cfg.kind == "folder" and mask_cfg.subset != "all":
+        mask_desc += f", {mask_cfg.subset} files (mask.subset; training drew from the others)"
+    which = f"ids {ids}" if ids else f"{split} split"
     result = Evaluation([MODEL, *baselines], list(HOLE_BINS), num_images=len(images), about={
-        "checkpoint": str(checkpoint), "data": f"{data_cfg.path} ({split} split)",
+        "checkpoint": str(checkpoint), "data": f"{data_cfg.path} ({which})",
         "masks": mask_desc, "image size": f"{size}px", "images per bin": str(len(images)),
         "seed": str(seed)})
-    say(f"{len(images)} images at {size}px from {data_cfg.path} ({split}); masks: {mask_desc}")
+    say(f"{len(images)} images at {size}px from {data_cfg.path} ({which}); masks: {mask_desc}")
     target = to_unit(images)
     for k, ratio in enumerate(HOLE_BINS):
         holes = bin_masks(mask_cfg, size, ratio, len(images), seed * 1000 + k)

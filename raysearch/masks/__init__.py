@@ -1,11 +1,13 @@
 """Hole masks (1 = hole, 0 = known), registered by kind; every sampler is a pure function of its rng.
 
 ``build_mask_sampler(cfg, size)`` returns ``sample(rng) -> (size, size) float32``. Samplers keep the
-hole ratio inside the configured bin (low, high] wherever the kind allows it.
+hole ratio inside the configured bin (low, high] wherever the kind allows it; ``mask.ratio_weights``
+splits the bin into equal sub-bins drawn with those weights, for every kind.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -20,7 +22,22 @@ __all__ = ["MASKS", "MaskSampler", "build_mask_sampler", "hole_ratio", "mask_ban
 
 
 def build_mask_sampler(cfg: MaskConfig, size: int) -> MaskSampler:
-    return MASKS.get(cfg.kind)(cfg, size)
+    """The kind's sampler; with ``ratio_weights``, one per sub-bin, chosen by weight each draw."""
+    make = MASKS.get(cfg.kind)
+    if len(cfg.ratio_weights) <= 1:
+        return make(cfg, size)
+    lo, hi = cfg.ratio
+    edges = np.round(np.linspace(lo, hi, len(cfg.ratio_weights) + 1), 6)
+    parts = [make(dataclasses.replace(cfg, ratio=(float(edges[i]), float(edges[i + 1])),
+                                      ratio_weights=()), size)
+             for i, w in enumerate(cfg.ratio_weights) if w > 0]
+    weights = np.array([w for w in cfg.ratio_weights if w > 0], dtype=np.float64)
+    weights /= weights.sum()
+
+    def sample(rng: np.random.Generator) -> np.ndarray:
+        return parts[int(rng.choice(len(parts), p=weights))](rng)
+
+    return sample
 
 
 def hole_ratio(mask: np.ndarray) -> float:

@@ -14,6 +14,7 @@ from raysearch.masks.registry import MASKS, MaskSampler
 
 _NVIDIA_BUCKET = 2000  # NVIDIA's files come in buckets of 2,000 by hole ratio, 0.1 wide each
 _MAX_LOADED = 2000  # masks kept in memory per run
+_HOLDOUT_EVERY = 5  # mask.subset: one file in five is held out from training
 
 
 def nvidia_bucket(path: Path) -> tuple[float, float] | None:
@@ -23,6 +24,18 @@ def nvidia_bucket(path: Path) -> tuple[float, float] | None:
         return None
     b = int(path.stem) // _NVIDIA_BUCKET
     return (round(0.1 * b, 1), round(0.1 * (b + 1), 1))
+
+
+def subset_files(files: list[Path], subset: str) -> list[Path]:
+    """``holdout``: every fifth file of the sorted folder; ``train``: the others; ``all``: all.
+
+    Taken over the whole sorted listing, before any ratio filter, so a file's side never depends
+    on the bin asked for: a model trained on ``train`` masks is evaluated on masks it never saw.
+    """
+    if subset == "all":
+        return files
+    keep = 0 if subset == "holdout" else None
+    return [f for i, f in enumerate(files) if (i % _HOLDOUT_EVERY == 0) == (keep == 0)]
 
 
 def load_mask(path: Path, size: int) -> np.ndarray:
@@ -44,6 +57,7 @@ def folder_mask(cfg: MaskConfig, size: int) -> MaskSampler:
         raise UserError(f"mask.folder {folder} is not a folder")
     lo, hi = cfg.ratio
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".bmp"))
+    files = subset_files(files, cfg.subset)
     # skip files whose NVIDIA bucket cannot overlap the bin, and load in a fixed shuffled order
     files = [f for f in files if (b := nvidia_bucket(f)) is None or (b[0] < hi and b[1] > lo)]
     order = np.random.default_rng(0).permutation(len(files))
@@ -58,7 +72,9 @@ def folder_mask(cfg: MaskConfig, size: int) -> MaskSampler:
             if len(masks) >= min(_MAX_LOADED, max(cfg.bank_size, 64)):
                 break
     if not masks:
-        raise UserError(f"mask.folder {folder}: no mask with hole ratio in ({lo}, {hi}] at {size}px")
+        among = "" if cfg.subset == "all" else f" in mask.subset {cfg.subset!r}"
+        raise UserError(f"mask.folder {folder}: no mask with hole ratio in ({lo}, {hi}] at "
+                        f"{size}px{among}")
     stack = np.stack(masks)
 
     def sample(rng: np.random.Generator) -> np.ndarray:

@@ -11,6 +11,7 @@ from raysearch.models import multiscale_context as multiscale_context
 from raysearch.models import rfr_unet as rfr_unet
 from raysearch.models import skip_encoder_decoder as skip_encoder_decoder
 from raysearch.models import unet as unet
+from raysearch.models.filled import FilledGenerator
 from raysearch.models.hole_fill import HOLE_FILLS
 from raysearch.models.registry import CRITICS, GENERATOR_CHECKS, GENERATORS
 
@@ -26,7 +27,9 @@ __all__ = [
 
 
 def build_generator(cfg: Config) -> nn.Module:
-    return GENERATORS.get(cfg.model.generator)(cfg)
+    """The family's network inside the shell every family shares: hole fill, optional residual."""
+    net = GENERATORS.get(cfg.model.generator)(cfg)
+    return FilledGenerator(net, cfg.model.hole_fill, cfg.model.residual)
 
 
 def build_critic(cfg: Config) -> nn.Module:

@@ -7,7 +7,6 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.errors import UserError
-from raysearch.models.hole_fill import HoleFill
 
 
 def down(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
@@ -26,9 +25,9 @@ def up(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-def masked_input(image: torch.Tensor, mask: torch.Tensor, fill: HoleFill) -> torch.Tensor:
-    """The broken image (hole zeroed, then pre-filled) and its mask as one 4-channel input."""
-    return torch.cat([fill(image, mask), mask], dim=1)
+def masked_input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The (already filled) broken image and its mask as one 4-channel input."""
+    return torch.cat([image, mask], dim=1)
 
 
 def critic_input(image: torch.Tensor, mask: torch.Tensor, conditional: bool) -> torch.Tensor:

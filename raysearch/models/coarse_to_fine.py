@@ -19,7 +19,6 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import check_max_dilation, masked_input, valid_dilations
-from raysearch.models.hole_fill import HoleFill
 from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
 
 
@@ -51,15 +50,17 @@ def stage(c: int, rates: list[int]) -> nn.Sequential:
 
 
 class CoarseToFine(nn.Module):
-    def __init__(self, base: int, rates: list[int], fill: str) -> None:
+    residual = False  # set by raysearch.models.filled: stage 1 then predicts a correction
+
+    def __init__(self, base: int, rates: list[int]) -> None:
         super().__init__()
-        self.fill = HoleFill(fill)
         self.coarse = stage(base, rates)
         self.fine = stage(base, rates)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        coarse = self.coarse(masked_input(image, mask, self.fill))
-        pasted = image * (1 - mask) + coarse * mask
+        coarse = self.coarse(masked_input(image, mask))
+        # stage 2 reads stage 1's image: the fill plus its correction in residual mode
+        pasted = image + coarse * mask if self.residual else image * (1 - mask) + coarse * mask
         return coarse, self.fine(torch.cat([pasted, mask], dim=1))
 
 
@@ -77,4 +78,4 @@ def check_coarse_to_fine(cfg: Config) -> None:
 def build_coarse_to_fine(cfg: Config) -> nn.Module:
     check_coarse_to_fine(cfg)
     rates = valid_dilations(feature_size(cfg), cfg.model.max_dilation)
-    return CoarseToFine(cfg.model.base_channels, rates, cfg.model.hole_fill)
+    return CoarseToFine(cfg.model.base_channels, rates)

@@ -16,6 +16,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
+from raysearch.models.biharmonic import biharmonic_fill
 from raysearch.registry import Registry
 
 Fill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -53,6 +54,9 @@ def nearest_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             cols = torch.from_numpy(ix).to(image.device)
             out[i] = image[i][:, rows, cols]
     return out
+
+
+HOLE_FILLS.register("biharmonic")(biharmonic_fill)  # scikit-image's system, factorised per mask
 
 
 @HOLE_FILLS.register("telea")

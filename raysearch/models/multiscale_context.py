@@ -16,15 +16,13 @@ from torch import nn
 from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.models.blocks import decoder, down, masked_input
-from raysearch.models.hole_fill import HoleFill
 from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
 
 
 class MultiScaleContext(nn.Module):
-    def __init__(self, depth: int, base: int, scales: int, aggregation: str, fill: str,
+    def __init__(self, depth: int, base: int, scales: int, aggregation: str,
                  max_channels: int = 512) -> None:
         super().__init__()
-        self.fill = HoleFill(fill)
         self.concat = aggregation == "concat"
         chans = [min(base * 2**i, max_channels) for i in range(depth)]
         self.encoders = nn.ModuleList(
@@ -36,7 +34,7 @@ class MultiScaleContext(nn.Module):
         self.decoder = decoder(chans[::-1], width)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = masked_input(image, mask, self.fill)
+        x = masked_input(image, mask)
         feats = [enc(F.avg_pool2d(x, 2**k) if k else x) for k, enc in enumerate(self.encoders)]
         merged = torch.cat(feats, dim=1) if self.concat else torch.stack(feats).sum(0)
         return self.decoder(merged)
@@ -54,4 +52,4 @@ def check_multiscale_context(cfg: Config) -> None:
 def build_multiscale_context(cfg: Config) -> nn.Module:
     check_multiscale_context(cfg)
     m = cfg.model
-    return MultiScaleContext(m.depth, m.base_channels, m.scales, m.aggregation, m.hole_fill)
+    return MultiScaleContext(m.depth, m.base_channels, m.scales, m.aggregation)

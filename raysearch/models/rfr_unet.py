@@ -23,7 +23,6 @@ from torch import nn
 from raysearch.config import Config
 from raysearch.models.attention import KnowledgeConsistentAttention
 from raysearch.models.blocks import check_max_dilation, masked_input, valid_dilations
-from raysearch.models.hole_fill import HoleFill
 from raysearch.models.mask_aware_convs import GatedConv, PartialConv
 from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
 
@@ -83,11 +82,10 @@ class RecurrentFeatureReasoning(nn.Module):
 
 
 class RFRUNet(nn.Module):
-    def __init__(self, base: int, iterations: int, rates: tuple[int, int], attention: bool,
-                 fill: str) -> None:
+    def __init__(self, base: int, iterations: int, rates: tuple[int, int], attention: bool
+                 ) -> None:
         super().__init__()
         c = base
-        self.fill = HoleFill(fill)
         self.enc1 = GatedConv(4, c, 5)
         self.enc2 = GatedConv(c, 2 * c, 3, 2)
         self.enc3 = GatedConv(2 * c, 4 * c, 3, 2)
@@ -99,7 +97,7 @@ class RFRUNet(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(c + 4, 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = masked_input(image, mask, self.fill)
+        x = masked_input(image, mask)
         e1 = self.enc1(x)
         e2 = self.enc2(e1)
         merged = self.rfr(self.enc3(e2), known_at(mask, 4))
@@ -123,4 +121,4 @@ def build_rfr_unet(cfg: Config) -> nn.Module:
     check_rfr_unet(cfg)
     m = cfg.model
     rates = branch_rates(feature_size(cfg), m.max_dilation)
-    return RFRUNet(m.base_channels, m.rfr_iterations, rates, m.rfr_attention, m.hole_fill)
+    return RFRUNet(m.base_channels, m.rfr_iterations, rates, m.rfr_attention)

@@ -2,7 +2,6 @@
 
 LeakyReLU encoder, ReLU decoder with transposed convolutions, Tanh output. With ``model.skip``
 each decoder stage also receives the encoder features of the same size (U-Net style).
-The hole is zeroed, or pre-filled as ``model.hole_fill`` says.
 """
 
 from __future__ import annotations
@@ -12,16 +11,13 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import down, masked_input, up
-from raysearch.models.hole_fill import HoleFill
 from raysearch.models.registry import GENERATORS
 
 
 class SkipEncoderDecoder(nn.Module):
-    def __init__(self, depth: int, base: int, skip: bool, fill: str = "zero",
-                 max_channels: int = 512) -> None:
+    def __init__(self, depth: int, base: int, skip: bool, max_channels: int = 512) -> None:
         super().__init__()
         self.skip = skip
-        self.fill = HoleFill(fill)
         chans = [min(base * 2**i, max_channels) for i in range(depth)]
         self.encoder = nn.ModuleList(
             [down(4 if i == 0 else chans[i - 1], chans[i], norm=i > 0) for i in range(depth)]
@@ -35,7 +31,7 @@ class SkipEncoderDecoder(nn.Module):
         self.head = nn.Sequential(nn.ConvTranspose2d(last_in, 3, 4, 2, 1), nn.Tanh())
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = masked_input(image, mask, self.fill)
+        x = masked_input(image, mask)
         feats = []
         for layer in self.encoder:
             x = layer(x)
@@ -52,4 +48,4 @@ class SkipEncoderDecoder(nn.Module):
 @GENERATORS.register("skip_encoder_decoder")
 def build_skip_encoder_decoder(cfg: Config) -> nn.Module:
     m = cfg.model
-    return SkipEncoderDecoder(m.depth, m.base_channels, m.skip, m.hole_fill)
+    return SkipEncoderDecoder(m.depth, m.base_channels, m.skip)

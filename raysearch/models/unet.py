@@ -2,8 +2,8 @@
 
 Ronneberger's U-Net: at each level two 3x3 convolutions with batch norm and ReLU, max-pool down,
 transposed convolution up, the encoder features of the same level concatenated on the way up; a
-1x1 convolution and Tanh give the image. The hole arrives pre-filled from its surroundings
-(``model.hole_fill``: nearest, mean or telea; the paper's point is not to start from noise).
+1x1 convolution and Tanh give the image. The paper pre-fills the hole from its surroundings
+(``model.hole_fill``, applied to every family by ``raysearch.models.filled``) rather than noise.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import masked_input
-from raysearch.models.hole_fill import HoleFill
 from raysearch.models.registry import GENERATORS
 
 
@@ -25,9 +24,8 @@ def double_conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    def __init__(self, depth: int, base: int, fill: str, max_channels: int = 512) -> None:
+    def __init__(self, depth: int, base: int, max_channels: int = 512) -> None:
         super().__init__()
-        self.fill = HoleFill(fill)
         chans = [min(base * 2**i, max_channels) for i in range(depth + 1)]
         self.inc = double_conv(4, chans[0])
         levels = range(depth)
@@ -41,7 +39,7 @@ class UNet(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(chans[0], 3, 1), nn.Tanh())
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.inc(masked_input(image, mask, self.fill))
+        x = self.inc(masked_input(image, mask))
         skips = []
         for layer in self.downs:
             skips.append(x)
@@ -54,4 +52,4 @@ class UNet(nn.Module):
 @GENERATORS.register("unet_bce")
 def build_unet_bce(cfg: Config) -> nn.Module:
     m = cfg.model
-    return UNet(m.depth, m.base_channels, m.hole_fill)
+    return UNet(m.depth, m.base_channels)

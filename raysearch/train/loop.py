@@ -31,6 +31,7 @@ from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
 from raysearch.models import build_critic, build_generator, count_parameters
 from raysearch.train.checkpoint import load_checkpoint, save_checkpoint
+from raysearch.train.ema import GeneratorEMA
 from raysearch.train.samples import save_sample_grid
 
 Reporter = Callable[[dict[str, float], "Path | None"], None]
@@ -104,6 +105,16 @@ def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
         raise DivergedError(f"{what} became {value} at epoch {epoch}, step {step}")
 
 
+def adv_weight(cfg: Config, epoch: int, progress: float) -> float:
+    """``loss.adv_weight`` ramped linearly over ``loss.adv_warmup_epochs`` after the
+    reconstruction-only epochs; ``progress`` is the share of the current epoch done."""
+    warmup = cfg.loss.adv_warmup_epochs
+    if warmup <= 0:
+        return cfg.loss.adv_weight
+    done = epoch - 1 - cfg.loss.recon_only_epochs + progress
+    return cfg.loss.adv_weight * min(max(done / warmup, 0.0), 1.0)
+
+
 @torch.no_grad()
 def validate(generator: nn.Module, images: torch.Tensor, masks: torch.Tensor, batch: int
              ) -> tuple[dict[str, float], torch.Tensor]:
@@ -152,16 +163,22 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     opt_d = torch.optim.Adam(critic.parameters(), cfg.optim.lr_d, betas)
 
     start_epoch = 1
+    if ddp.world > 1:
+        _broadcast_parameters(generator)
+        _broadcast_parameters(critic)
+    ema = GeneratorEMA(generator, cfg.train.ema) if cfg.train.ema > 0 else None
     if resume_from is not None:
         state = load_checkpoint(resume_from, device)
-        generator.load_state_dict(state["generator"])
+        # with an EMA, "generator" is the average (what inference loads), "generator_live" the
+        # weights being trained
+        generator.load_state_dict(state.get("generator_live", state["generator"]))
+        if ema is not None:
+            ema.load_state_dict(state["generator"], int(state.get("ema_updates", 0)))
         critic.load_state_dict(state["critic"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         start_epoch = int(state["epoch"]) + 1
-    if ddp.world > 1:
-        _broadcast_parameters(generator)
-        _broadcast_parameters(critic)
+    scored = ema.model if ema is not None else generator  # what validation and checkpoints use
 
     train_images = to_tensor(data.train, device)
     val_images, val_masks = validation_pairs(cfg, data, device)
@@ -181,8 +198,10 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])
         sums = {"loss_g": 0.0, "loss_d": 0.0, "l1": 0.0, "wdist": 0.0}
-        # two-stage training: reconstruction alone first, then the critic and adversarial term join
-        adversarial_on = epoch > cfg.loss.recon_only_epochs
+        # two-stage training: reconstruction alone first, then the critic and adversarial term
+        # join (no critic at all when the adversarial weight is 0: it would change nothing)
+        adversarial_on = epoch > cfg.loss.recon_only_epochs and cfg.loss.adv_weight > 0
+        steps_per_epoch = max(len(train_images) // batch, 1)
         loss_d = torch.zeros(())
         logs: dict[str, float] = {}
         steps = seen = 0
@@ -209,7 +228,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 adv = adversarial.generator_loss(critic, fake, mask)
                 for p in critic.parameters():
                     p.requires_grad_(True)
-                loss_g = loss_g + cfg.loss.adv_weight * adv
+                loss_g = loss_g + adv_weight(cfg, epoch, step / steps_per_epoch) * adv
             if epoch == cfg.train.inject_nan_at_epoch:  # testing aid: a real divergence path
                 loss_g = loss_g * float("nan")
             opt_g.zero_grad(set_to_none=True)
@@ -217,6 +236,8 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             _average_gradients(generator, ddp.world)
             opt_g.step()
             _check_finite(loss_g.item(), "generator loss", epoch, step)
+            if ema is not None:
+                ema.update(generator)
 
             sums["loss_g"] += loss_g.item()
             sums["loss_d"] += loss_d.item()
@@ -229,7 +250,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             torch.cuda.synchronize(device)
         fit_time = time.perf_counter() - t0
 
-        val, comps = validate(generator, val_images, val_masks, max(batch, 64)) if ddp.rank == 0 \
+        val, comps = validate(scored, val_images, val_masks, max(batch, 64)) if ddp.rank == 0 \
             else ({}, None)
         epoch_time = time.perf_counter() - t0
         train_time += epoch_time
@@ -260,8 +281,10 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 ckpt_dir = run_dir / "checkpoints" / f"epoch_{epoch:04d}"
             else:
                 ckpt_dir = Path(tempfile.mkdtemp(prefix="raysearch-ckpt-"))
-            state = {"generator": generator.state_dict(), "critic": critic.state_dict(),
+            state = {"generator": scored.state_dict(), "critic": critic.state_dict(),
                      "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "epoch": epoch}
+            if ema is not None:
+                state |= {"generator_live": generator.state_dict(), "ema_updates": ema.updates}
             save_checkpoint(ckpt_dir, state, cfg, metrics)
             if cfg.train.sample_grid and comps is not None:
                 save_sample_grid(ckpt_dir / "sample.png", val_images, val_masks, comps)

@@ -10,6 +10,7 @@ from raysearch.errors import UserError
 from raysearch.losses import ADVERSARIAL
 from raysearch.metrics import composite
 from raysearch.models import CRITICS, GENERATORS, build_critic, build_generator, count_parameters
+from raysearch.models.hole_fill import HoleFill
 from tests.models.tiny import box_masks, faces, tiny_config
 
 
@@ -82,7 +83,7 @@ def test_every_size_divisible_by_16_from_32_to_256(generator_name: str) -> None:
             assert final(gen(image * (1 - mask), mask)).shape == (1, 3, size, size), size
 
 
-@pytest.mark.parametrize("fill", ["zero", "mean", "nearest", "telea"])
+@pytest.mark.parametrize("fill", ["zero", "mean", "nearest", "telea", "biharmonic"])
 def test_every_generator_takes_every_hole_fill(fill: str) -> None:
     for name in GENERATORS.names():
         gen = build_generator(tiny_config(32, generator=name, hole_fill=fill))
@@ -118,7 +119,7 @@ def test_rfr_dual_branch_rates_fit_the_feature_map() -> None:
 def test_multiscale_context_scales_and_aggregation(scales: int, aggregation: str) -> None:
     cfg = tiny_config(generator="multiscale_context", scales=scales, aggregation=aggregation)
     gen = build_generator(cfg)
-    assert len(getattr(gen, "encoders")) == scales  # noqa: B009
+    assert len(getattr(gen.net, "encoders")) == scales  # noqa: B009
     assert gen(faces(2, 32), box_masks(2, 32)).shape == (2, 3, 32, 32)
 
 
@@ -141,7 +142,7 @@ def test_coarse_to_fine_returns_both_stages_and_valid_dilations() -> None:
     ({"generator": "multiscale_context", "scales": 3, "depth": 2}, "model.depth 2 is too small"),
     ({"generator": "pix2pix"}, "model.generator: unknown generator 'pix2pix'; known: coarse_to_fine"),
     ({"critic": "huge"}, "model.critic: unknown critic 'huge'"),
-    ({"hole_fill": "noise"}, "model.hole_fill: unknown hole fill 'noise'; known: mean, nearest"),
+    ({"hole_fill": "noise"}, "model.hole_fill: unknown hole fill 'noise'; known: biharmonic, mean, nearest"),
 ])
 def test_validate_names_explains_what_cannot_be_built(model: dict, needle: str) -> None:
     cfg = tiny_config(32, **model)
@@ -159,3 +160,31 @@ def test_validate_names_explains_what_cannot_be_built(model: dict, needle: str) 
 def test_model_ranges_refused(key: str, value: object) -> None:
     with pytest.raises(UserError, match=f"model.{key}"):
         tiny_config(32, **{key: value})
+
+
+@pytest.mark.parametrize("generator_name", GENERATORS.names())
+def test_untrained_residual_generator_returns_the_fill(generator_name: str) -> None:
+    """``model.residual``: the zero-initialised gate makes every output exactly the fill, then
+    training moves it (one step later the hole differs from the fill)."""
+    cfg = tiny_config(32, generator=generator_name, hole_fill="biharmonic", residual=True)
+    gen = build_generator(cfg)
+    real, mask = faces(2, 32), box_masks(2, 32)
+    fill = HoleFill("biharmonic")(real, mask)
+    outs = gen(real * (1 - mask), mask)
+    for out in outs if isinstance(outs, tuple) else (outs,):
+        assert torch.equal(out, fill)
+    assert torch.equal(composite(final(outs), real, mask)[mask.expand_as(real) == 0],
+                       real[mask.expand_as(real) == 0])
+    opt = torch.optim.Adam(gen.parameters(), 1e-2)
+    (final(outs) - real).abs().mean().backward()
+    opt.step()
+    gen.eval()
+    with torch.no_grad():
+        after = final(gen(real * (1 - mask), mask))
+    hole = mask.expand_as(real) == 1
+    assert not torch.equal(after[hole], fill[hole])
+
+
+def test_residual_is_refused_unless_boolean() -> None:
+    with pytest.raises(UserError, match="model.residual must be true or false"):
+        tiny_config(32, residual="yes")
