@@ -521,7 +521,7 @@ def calibrate_epoch(space_path: Path, overrides: dict[str, Any], configs: int = 
     """CPU seconds of one training epoch (the second: warm) at ``overrides``' data size, with one
     thread, averaged over a few random configurations of the space: CPU time, unlike wall time,
     hardly depends on what else the machine is running."""
-    from raysearch.search.space import load_space
+    from raysearch.search.space import load_space, trial_config
     from raysearch.train import train
 
     space = load_space(space_path)
@@ -533,7 +533,7 @@ def calibrate_epoch(space_path: Path, overrides: dict[str, Any], configs: int = 
     for _ in range(configs):
         trial = study.ask()
         space.define_by_run()(trial)
-        cfg = space.trial_config(base, trial.params).with_overrides(
+        cfg = trial_config(base, trial.params).with_overrides(
             {"train.epochs": 2, "train.num_threads": 1})
         marks.clear()
         with tempfile.TemporaryDirectory() as d:

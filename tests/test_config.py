@@ -46,3 +46,11 @@ def test_dotted_keys_and_types() -> None:
 def test_float_from_yaml_string() -> None:
     # YAML 1.1 reads 1e-4 (no dot) as a string; the config accepts it as the number it means
     assert config_from_dict({"optim": {"lr_g": "1e-4"}}).optim.lr_g == pytest.approx(1e-4)
+
+
+def test_issue_14_keys_are_checked() -> None:
+    for raw, message in (({"train": {"ema": 1.0}}, "train.ema must be a decay in"),
+                         ({"loss": {"adv_warmup_epochs": -1}}, "loss.adv_warmup_epochs must be"),
+                         ({"model": {"residual": 1}}, "model.residual must be true or false")):
+        with pytest.raises(UserError, match=message):
+            config_from_dict(raw)

@@ -15,6 +15,7 @@ from skimage.restoration import inpaint_biharmonic
 from raysearch.cli import main
 from raysearch.config import DataConfig, MaskConfig
 from raysearch.data import load_faces
+from raysearch.errors import UserError
 from raysearch.evaluate import (
     HOLE_BINS,
     bin_label,
@@ -115,3 +116,21 @@ def test_clear_errors(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.Capt
     assert "mask folder" in error(ck, "--masks", str(tmp_path / "nomasks"))
     assert "unknown mask kind 'zigzag'" in error(ck, "--mask-kind", "zigzag")
     assert "--num-images must be at least 1" in error(ck, "--num-images", "0")
+
+
+def test_ids_report_on_faces_no_training_saw(faces: Path) -> None:
+    cfg = DataConfig(path=str(faces), image_size=32, split="ids", train_ids="1-40", val_ids="41-50")
+    assert eval_images(cfg, "val", 100, ids="51-60").shape == (10, 32, 32, 3)
+    with pytest.raises(UserError, match="includes 10 of the checkpoint's training faces"):
+        eval_images(cfg, "val", 100, ids="31-60")
+    with pytest.raises(UserError, match="no image of .* has such an id"):
+        eval_images(cfg, "val", 100, ids="9000-9100")
+
+
+def test_a_model_trained_on_train_masks_is_scored_on_the_held_out_files() -> None:
+    from raysearch.evaluate import evaluation_masks
+
+    trained = MaskConfig(kind="folder", folder="m", subset="train", ratio_weights=(1, 0, 1))
+    scored = evaluation_masks(trained)
+    assert scored.subset == "holdout" and scored.ratio_weights == ()
+    assert evaluation_masks(MaskConfig(kind="folder", folder="m")).subset == "all"

@@ -12,7 +12,7 @@ from raysearch.build import validate_names
 from raysearch.config import Config
 from raysearch.losses import require_vgg_weights
 from raysearch.models import GENERATORS, build_critic, build_generator
-from raysearch.search.space import load_space, validate_space
+from raysearch.search.space import load_space, trial_config, validate_space
 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 PRESETS = {
@@ -32,7 +32,7 @@ def samples(path: Path, n: int) -> list[Config]:
     for _ in range(n):
         trial = study.ask()
         space.define_by_run()(trial)
-        configs.append(space.trial_config(Config(), dict(trial.params)))
+        configs.append(trial_config(space.base_config(), dict(trial.params)))
         study.tell(trial, 0.0)
     return configs
 
@@ -42,7 +42,7 @@ def test_preset_is_valid_and_cites_its_source(name: str) -> None:
     text = (SPACES / name).read_text()
     assert text.startswith("#") and "et al." in text
     space = load_space(SPACES / name)
-    validate_space(space, Config(), check=validate_names)
+    validate_space(space, space.base_config(), check=validate_names)
     if name in PRESETS:
         assert space.fixed["model.generator"] == PRESETS[name]
 
@@ -56,9 +56,9 @@ def test_only_the_rfr_preset_needs_vgg_weights(tmp_path: Path,
         space = load_space(SPACES / name)
         if name == "rfr_net.yaml":
             with pytest.raises(UserError, match=r"vgg16-397923af\.pth"):
-                validate_space(space, Config(), check=require_vgg_weights)
+                validate_space(space, space.base_config(), check=require_vgg_weights)
         else:
-            validate_space(space, Config(), check=require_vgg_weights)
+            validate_space(space, space.base_config(), check=require_vgg_weights)
 
 
 def test_rfr_preset_starts_from_the_published_settings() -> None:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from raysearch.config import Config, config_from_dict, merge_dotted
+from raysearch.config import Config
 from raysearch.data import FaceData, check_data_path, load_faces
 from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
@@ -168,17 +168,17 @@ def _check_writable(folder: Path) -> None:
 
 
 def resolve_base(spec: SearchSpec, space: SearchSpace) -> Config:
-    """Defaults, then the space's fixed values, then command-line overrides."""
-    overrides: dict[str, Any] = {**space.fixed, **spec.overrides}
+    """Defaults, then the space's fixed values, then command-line overrides (``--set``, --data,
+    --max-epochs): ``SearchSpace.base_config``, shared by validation and every trial."""
+    overrides: dict[str, Any] = dict(spec.overrides)
     if spec.data is not None:
         overrides["data.path"] = spec.data
-    path = overrides.get("data.path")
+    path = overrides.get("data.path", space.fixed.get("data.path"))
     if isinstance(path, str) and path != "embedded" and not is_uri(path):
         overrides["data.path"] = os.path.abspath(path)  # trials may read it from another cwd
     if spec.max_epochs is not None:
         overrides["train.epochs"] = spec.max_epochs
-    base = config_from_dict(merge_dotted(Config().to_dict(), overrides, "command line"),
-                            where="command line")
+    base = space.base_config(overrides)
     if base.train.num_threads == 0:
         base.train.num_threads = max(1, int(spec.cpus_per_worker))
     return base

@@ -90,14 +90,23 @@ class SearchSpace:
         """``f(optuna_trial)``: suggests only the parameters whose conditions hold."""
         return DefineByRun(list(self.params), dict(self.fixed))
 
-    def trial_config(self, base: Config, sampled: dict[str, Any]) -> Config:
-        """The full config of one trial: base, then fixed values, then the sampled ones."""
-        raw = merge_dotted(base.to_dict(), {**self.fixed, **sampled}, where=f"{self.path}")
-        return config_from_dict(raw, where=self.path)
+    def base_config(self, overrides: dict[str, Any] | None = None, where: str = "command line"
+                    ) -> Config:
+        """What every trial starts from: the defaults, then this space's ``fixed`` values, then
+        ``overrides`` (``--set``). ``trial_config`` adds the sampled values on top: the one
+        precedence that validation and the trials share."""
+        raw = merge_dotted(Config().to_dict(), {**self.fixed, **(overrides or {})}, where)
+        return config_from_dict(raw, where=where)
 
     def to_dict(self) -> dict[str, Any]:
         return {"description": self.description, "metric": self.metric, "fixed": self.fixed,
                 "parameters": {p.name: _param_dict(p) for p in self.params}}
+
+
+def trial_config(base: Config | dict[str, Any], sampled: dict[str, Any]) -> Config:
+    """One trial's config: its base (``SearchSpace.base_config``), then the sampled values."""
+    raw = base.to_dict() if isinstance(base, Config) else base
+    return config_from_dict(merge_dotted(raw, sampled, "trial"), where="trial config")
 
 
 def _param_dict(p: Param) -> dict[str, Any]:
@@ -202,8 +211,11 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
 
 def validate_space(space: SearchSpace, base: Config,
                    check: Callable[[Config], None] | None = None) -> None:
-    """Build a config at every bound and choice so bad values fail now, not inside a trial."""
-    default = space.trial_config(base, {})
+    """Build a config at every bound and choice so bad values fail now, not inside a trial.
+
+    ``base`` is the trials' own base (``SearchSpace.base_config``), so what passes here is what
+    the trials train."""
+    default = trial_config(base, {})
     if check is not None:
         check(default)
     for p in space.params:

@@ -22,9 +22,10 @@ from typing import Any
 import ray
 from ray import tune
 
-from raysearch.config import Config, config_from_dict, merge_dotted
+from raysearch.config import config_from_dict
 from raysearch.data import FaceData
 from raysearch.errors import DivergedError
+from raysearch.search.space import trial_config
 from raysearch.train import train
 from raysearch.train.checkpoint import METRICS
 
@@ -42,10 +43,6 @@ def node_metrics() -> dict[str, str]:
 def _data(data_ref: list[ray.ObjectRef]) -> FaceData | None:
     """Data shipped by the driver, or None: the loop reads the configured shards on this node."""
     return ray.get(data_ref[0]) if data_ref else None
-
-
-def trial_config(base: dict[str, Any], sampled: dict[str, Any]) -> Config:
-    return config_from_dict(merge_dotted(base, sampled, "trial"), where="trial config")
 
 
 def _restored(checkpoint: Any) -> Path | None:

@@ -8,9 +8,8 @@ import optuna
 import pytest
 
 from raysearch.build import validate_names
-from raysearch.config import Config
 from raysearch.errors import UserError
-from raysearch.search.space import load_space, parse_space, validate_space
+from raysearch.search.space import load_space, parse_space, trial_config, validate_space
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,7 +47,7 @@ def test_parse_and_conditional_sampling() -> None:
 
 def test_trial_config_applies_fixed_and_sampled() -> None:
     space = parse_space(SPACE, "test")
-    cfg = space.trial_config(Config(), {"model.depth": 3, "optim.lr_g": 0.001})
+    cfg = trial_config(space.base_config(), {"model.depth": 3, "optim.lr_g": 0.001})
     assert cfg.data.image_size == 32 and cfg.model.depth == 3 and cfg.optim.lr_g == 0.001
 
 
@@ -81,11 +80,11 @@ def test_values_checked_against_config_and_registries() -> None:
     bad_gen = parse_space({"parameters": {"model.generator": {
         "type": "categorical", "choices": ["skip_encoder_decoder", "transformer"]}}}, "s.yaml")
     with pytest.raises(UserError, match=r"model.generator value 'transformer' is not valid.*known"):
-        validate_space(bad_gen, Config(), validate_names)
+        validate_space(bad_gen, bad_gen.base_config(), validate_names)
     too_deep = parse_space({"parameters": {"model.depth": {"type": "int", "low": 2, "high": 7}}},
                            "s.yaml")
     with pytest.raises(UserError, match="model.depth value 7 is not valid"):
-        validate_space(too_deep, Config(), validate_names)
+        validate_space(too_deep, too_deep.base_config(), validate_names)
 
 
 def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
@@ -98,4 +97,5 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", sorted((REPO / "search_spaces").glob("*.yaml")),
                          ids=lambda p: p.name)
 def test_shipped_spaces_are_valid(path: Path) -> None:
-    validate_space(load_space(path), Config(), validate_names)
+    space = load_space(path)
+    validate_space(space, space.base_config(), validate_names)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from raysearch.config import Config, config_from_dict
+from raysearch.data import load_faces
 from raysearch.errors import UserError
 from raysearch.models import GENERATORS, build_critic, build_generator
 from raysearch.train import load_checkpoint, load_generator, train
@@ -81,3 +82,50 @@ def test_missing_vgg_weights_stop_the_run_before_the_data(tmp_path: Path,
     cfg = tiny_run(data={"path": str(tmp_path / "no-such-folder")}, loss={"perceptual_weight": 1.0})
     with pytest.raises(UserError, match="need ImageNet VGG16 weights"):
         train(cfg, tmp_path / "run")
+
+
+def test_no_critic_trains_when_the_adversarial_weight_is_zero(tmp_path: Path) -> None:
+    cfg = tiny_run(loss={"adv_weight": 0.0}, train={"epochs": 1})
+    metrics = train(cfg, tmp_path)
+    torch.manual_seed(cfg.train.seed)
+    build_generator(cfg)
+    fresh = build_critic(cfg).state_dict()
+    saved = load_checkpoint(tmp_path / "checkpoints" / "epoch_0001")["critic"]
+    assert all(torch.equal(fresh[k], saved[k]) for k in fresh)
+    assert metrics["train_loss_d"] == 0.0
+
+
+def test_adversarial_weight_warms_up_after_the_reconstruction_epochs() -> None:
+    from raysearch.train.loop import adv_weight
+
+    cfg = tiny_run(loss={"adv_weight": 0.01, "recon_only_epochs": 1, "adv_warmup_epochs": 2.0},
+                   train={"epochs": 4})
+    assert adv_weight(cfg, 2, 0.0) == 0.0
+    assert adv_weight(cfg, 2, 0.5) == pytest.approx(0.0025)
+    assert adv_weight(cfg, 3, 0.5) == pytest.approx(0.0075)
+    assert adv_weight(cfg, 4, 0.0) == pytest.approx(0.01)
+    assert adv_weight(tiny_run(loss={"adv_weight": 0.01}), 1, 0.0) == 0.01
+
+
+@pytest.mark.parametrize("generator_name", GENERATORS.names())
+def test_every_family_trains_on_a_biharmonic_residual_with_ema(generator_name: str,
+                                                               tmp_path: Path) -> None:
+    """``model.residual`` + ``train.ema``: validation scores the average, the checkpoint's
+    ``generator`` is the average (what ``best`` and inference load) and resume restores both."""
+    cfg = tiny_run(model={"generator": generator_name, "hole_fill": "biharmonic", "residual": True},
+                   loss={"adv_weight": 0.0}, train={"epochs": 1, "ema": 0.9})
+    metrics = train(cfg, tmp_path / "a")
+    ckpt = tmp_path / "a" / "checkpoints" / "epoch_0001"
+    state = load_checkpoint(ckpt)
+    steps = len(load_faces(cfg.data).train) // 8
+    assert state["ema_updates"] == steps  # one update per generator step
+    assert any(not torch.equal(state["generator"][k], state["generator_live"][k])
+               for k in state["generator"] if k.endswith("weight"))
+    from raysearch.train.loop import validate, validation_pairs
+
+    gen, _ = load_generator(ckpt)
+    images, masks = validation_pairs(cfg, load_faces(cfg.data), torch.device("cpu"))
+    assert validate(gen, images, masks, 64)[0]["val_psnr"] == pytest.approx(metrics["val_psnr"])
+    resumed = cfg.with_overrides({"train.epochs": 2})
+    train(resumed, tmp_path / "b", resume_from=ckpt)
+    assert load_checkpoint(tmp_path / "b" / "checkpoints" / "epoch_0002")["ema_updates"] == 2 * steps
