@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check raysearch tests bench
+	$(BIN)/mypy raysearch
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest tests -q

@@ -49,10 +49,10 @@ def face_crop(img: Image.Image, mode: str) -> Image.Image:
 def decode_face(data: bytes | Path, size: int, crop: str) -> np.ndarray:
     """Decode one image to an RGB (size, size, 3) uint8 array; raises OSError/ValueError if bad."""
     src = io.BytesIO(data) if isinstance(data, bytes) else data
-    with Image.open(src) as im:
-        im = face_crop(im.convert("RGB"), crop)
-        im = im.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
-        return np.asarray(im, dtype=np.uint8)
+    with Image.open(src) as raw:
+        face = face_crop(raw.convert("RGB"), crop)
+        face = face.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+        return np.asarray(face, dtype=np.uint8)
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -25,7 +25,8 @@ class FilledGenerator(nn.Module):
         self.net = net
         self.residual = residual
         if hasattr(net, "residual"):
-            net.residual = residual  # a family whose later stages read an earlier output
+            # a family whose later stages read an earlier output (coarse_to_fine)
+            setattr(net, "residual", residual)  # noqa: B010
         self.gate = nn.Parameter(torch.zeros(1, 3, 1, 1)) if residual else None
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> Output:

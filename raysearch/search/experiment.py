@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from raysearch.errors import UserError
-from raysearch.search.recorder import read_trials
-from raysearch.search.runner import SPEC_FILE
-from raysearch.search.store import RecordStore, is_uri
+from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, read_trials
 
 
 @dataclass

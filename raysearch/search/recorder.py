@@ -6,35 +6,24 @@ epochs run, last and best metrics, where the checkpoint of the best epoch lies, 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ray.tune import Callback
 
-from raysearch.search.store import RecordStore, write_json_atomic
+from raysearch.search.store import ENDED, TRIALS_FILE, RecordStore, read_trials, write_json_atomic
 
-TRIALS_FILE = "trials.json"
 _KEPT_METRICS = ("val_psnr", "val_ssim", "val_l1", "val_l1_hole", "val_ms_ssim", "train_loss_g",
                  "train_loss_d", "images_per_s", "train_time_s", "epoch_time_s", "time_total_s",
                  "generator_params", "resumed_from_epoch")
-ENDED = ("TERMINATED", "ERROR", "LOST")
-__all__ = ["TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
+__all__ = ["ENDED", "TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
 
 
-def read_trials(experiment: Path) -> list[dict[str, Any]]:
-    path = experiment / TRIALS_FILE
-    if not path.exists():
-        return []
-    trials: list[dict[str, Any]] = json.loads(path.read_text())
-    return trials
-
-
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and math.isfinite(v)
 
 

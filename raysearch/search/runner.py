@@ -22,20 +22,18 @@ from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
 from raysearch.search.auth import enable_for_driver
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
-from raysearch.search.recorder import read_trials
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.storage import check_shared_storage
-from raysearch.search.store import RecordStore, is_uri, join
+from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, join, read_trials
 from raysearch.search.strategy import check_strategy
 
-SPEC_FILE = "raysearch.json"
 # Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
 # experiment folder to its staging folder and syncs them back every snapshot, which would put
 # stale copies of trials.json and asha.json over the live ones
 TUNE_DIR = "tune"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-DEFAULT_SPACE = REPO_ROOT / "search_spaces" / "quickstart.yaml"
+# package data (the repository's search_spaces/ links here), so a wheel install has it too
+DEFAULT_SPACE = PACKAGE_DIR / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
 DRIVER_MEMORY = 256 * 2**20  # bytes of logical memory a multi-worker trial's driver reserves
 

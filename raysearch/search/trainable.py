@@ -155,7 +155,8 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
             checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints,
                                                checkpoint_score_attribute=metric,
                                                checkpoint_score_order=mode),
-            callbacks=[TuneReportCallback()],
+            # Train V2's callback; RunConfig's annotation still names Tune's Callback class
+            callbacks=[TuneReportCallback()],  # type: ignore[list-item]
             # a dead worker (or its node) restarts the worker group from the latest checkpoint
             failure_config=FailureConfig(max_failures=max_failures),
         ),

@@ -30,8 +30,8 @@ class GeneratorEMA:
         keep = self.current_decay()
         for avg, live in zip(self.model.parameters(), generator.parameters(), strict=True):
             avg.lerp_(live.detach(), 1.0 - keep)
-        for avg, live in zip(self.model.buffers(), generator.buffers(), strict=True):
-            avg.copy_(live)
+        for kept, current in zip(self.model.buffers(), generator.buffers(), strict=True):
+            kept.copy_(current)
 
     def state_dict(self) -> dict[str, Any]:
         return self.model.state_dict()
