@@ -43,6 +43,12 @@ def _space(tmp_path: Path, text: str) -> str:
     (GOOD_SPACE, ["--data", "/no/such/faces"], "data path /no/such/faces does not exist"),
     (GOOD_SPACE, ["--set", "model.critic=nope"], "unknown critic 'nope'"),
     (GOOD_SPACE, ["--metric", "val_fid"], "--metric must be one of"),
+    # --set beats the space's fixed values in validation exactly as in the trials (issue 15)
+    ("fixed:\n  model.generator: skip_encoder_decoder\n" + GOOD_SPACE,
+     ["--set", "model.generator=nosuch"], "model.generator: unknown generator 'nosuch'"),
+    ("fixed:\n  model.hole_fill: zero\n" + GOOD_SPACE,
+     ["--set", "model.hole_fill=poisson"], "unknown hole fill 'poisson'; known: biharmonic"),
+    (GOOD_SPACE, ["--set", "mask.subset=test"], "mask.subset must be one of all, train, holdout"),
 ])
 def test_submit_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                        extra: list[str], message: str) -> None:
@@ -101,3 +107,18 @@ def test_every_command_has_help_with_example(capsys: pytest.CaptureFixture[str])
     for cmd in (["submit"], ["train"], ["status"], ["best"], ["data", "pack"]):
         code, out = run_cli([*cmd, "--help"], capsys)
         assert code == 0 and "Example:" in out
+
+
+def test_validation_and_trials_share_one_config(tmp_path: Path) -> None:
+    """rfr_net.yaml fixes brush masks at 32 px; --set changes both for validation and trials."""
+    from raysearch.search.runner import SearchSpec, check_search
+    from raysearch.search.space import trial_config
+
+    spec = SearchSpec(name="x", space_path="search_spaces/rfr_net.yaml",
+                      results=str(tmp_path), overrides={"mask.kind": "rect",
+                                                        "data.image_size": 64,
+                                                        "loss.vgg_random": True})
+    base = check_search(spec)[1]
+    assert (base.mask.kind, base.data.image_size) == ("rect", 64)
+    trial = trial_config(base.to_dict(), {"optim.lr_g": 1e-4})
+    assert (trial.mask.kind, trial.data.image_size, trial.optim.lr_g) == ("rect", 64, 1e-4)
