@@ -74,11 +74,13 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
 @click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
 @click.option("--reduction-factor", type=int, default=2, show_default=True,
               help="ASHA's reduction factor.")
-@click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
-              help="How configurations are proposed: Optuna's TPE, or random search (a baseline).")
-@click.option("--scheduler", type=click.Choice(SCHEDULERS), default="asha",
+@click.option("--sampler", type=click.Choice(SAMPLERS.names()), default="tpe", show_default=True,
+              help="How configurations are proposed: " + ", ".join(
+                  f"{n} ({SAMPLERS.get(n).label})" for n in SAMPLERS.names()) + ".")
+@click.option("--scheduler", type=click.Choice(SCHEDULERS.names()), default="asha",
               show_default=True,
-              help="asha: stop weak trials early; none: every trial trains all its epochs.")
+              help="How weak trials are stopped: " + ", ".join(
+                  f"{n} ({SCHEDULERS.get(n).label})" for n in SCHEDULERS.names()) + ".")
 @click.option("--startup-trials", type=int, default=10, show_default=True,
               help="TPE: random proposals before it starts modelling the results.")
 @click.option("--epoch-budget", type=int, default=0,

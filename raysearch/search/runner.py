@@ -25,7 +25,7 @@ from raysearch.search.objectives import Objective, format_objectives, parse_obje
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, join, read_trials
-from raysearch.search.strategy import check_strategy
+from raysearch.search.strategy import check_strategy, strategy_label
 
 # Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
 # experiment folder to its staging folder and syncs them back every snapshot, which would put
@@ -397,11 +397,9 @@ def write_spec(p: Prepared) -> None:
 
 
 def describe_strategy(s: SearchSpec) -> str:
-    sampler = "random search" if s.sampler == "random" else "TPE"
-    stopping = "ASHA" if s.scheduler == "asha" else "no early stopping"
     budget = f", budget {s.epoch_budget} epochs" if s.epoch_budget else ""
     budget += f", at most {s.time_budget_s:.0f} s" if s.time_budget_s else ""
-    return f"{sampler} + {stopping}{budget}"
+    return f"{strategy_label(s.sampler, s.scheduler)}{budget}"
 
 
 def run_search(p: Prepared, address: str | None = None,

@@ -6,13 +6,61 @@ two buys (``bench/bench_strategies.py``), and for users who want a plain baselin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from raysearch.errors import UserError
+from raysearch.registry import Registry
 
-SAMPLERS = ("tpe", "random")
-SCHEDULERS = ("asha", "none")  # none: Tune's FIFO scheduler, every trial runs all its epochs
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered sampler or scheduler: its display name and its builder."""
+
+    label: str
+    build: Callable[..., Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.build(*args, **kwargs)
+
+
+SAMPLERS: Registry[Kind] = Registry("sampler")
+SCHEDULERS: Registry[Kind] = Registry("scheduler")
+
+
+def _tpe(seed: int, startup_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
+
+
+def _random(seed: int, startup_trials: int) -> Any:
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def _asha(store: Any, metric: str, mode: str, max_t: int, grace_period: int,
+          reduction_factor: int) -> Any:
+    from raysearch.search.asha import PersistentASHA
+
+    return PersistentASHA(store, time_attr="training_iteration", metric=metric, mode=mode,
+                          max_t=max_t, grace_period=min(grace_period, max_t),
+                          reduction_factor=reduction_factor)
+
+
+def _fifo(store: Any, metric: str, mode: str, max_t: int, grace_period: int,
+          reduction_factor: int) -> Any:
+    from ray.tune.schedulers import FIFOScheduler
+
+    return FIFOScheduler()
+
+
+SAMPLERS.register("tpe")(Kind("TPE", _tpe))
+SAMPLERS.register("random")(Kind("random search", _random))
+SCHEDULERS.register("asha")(Kind("ASHA", _asha))  # rungs survive a resume (PersistentASHA)
+SCHEDULERS.register("none")(Kind("no early stopping", _fifo))  # every trial runs all its epochs
 
 
 @dataclass(frozen=True)
@@ -38,9 +86,10 @@ def check_strategy(sampler: str, scheduler: str, startup_trials: int = 0,
                    epoch_budget: int = 0) -> None:
     """UserErrors naming the option and its allowed values."""
     if sampler not in SAMPLERS:
-        raise UserError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        raise UserError(f"--sampler must be one of {', '.join(SAMPLERS.names())}, got {sampler!r}")
     if scheduler not in SCHEDULERS:
-        raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS.names())}, "
+                        f"got {scheduler!r}")
     if startup_trials < 0:
         raise UserError(f"--startup-trials must be >= 0, got {startup_trials}")
     if epoch_budget < 0:
@@ -49,22 +98,15 @@ def check_strategy(sampler: str, scheduler: str, startup_trials: int = 0,
 
 def make_sampler(name: str, seed: int, startup_trials: int) -> Any:
     """The seeded Optuna sampler; TPE's first ``startup_trials`` proposals are random ones."""
-    import optuna
-
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
+    return SAMPLERS.get(name)(seed, startup_trials)
 
 
 def make_scheduler(name: str, store: Any, metric: str, mode: str, max_t: int, grace_period: int,
                    reduction_factor: int) -> Any:
-    """ASHA whose rungs survive a resume (``PersistentASHA``, records in ``store``), or FIFO."""
-    from ray.tune.schedulers import FIFOScheduler
+    """The Tune scheduler (``store`` keeps ASHA's rungs for a resume)."""
+    return SCHEDULERS.get(name)(store, metric, mode, max_t, grace_period, reduction_factor)
 
-    from raysearch.search.asha import PersistentASHA
 
-    if name == "none":
-        return FIFOScheduler()
-    return PersistentASHA(store, time_attr="training_iteration", metric=metric, mode=mode,
-                          max_t=max_t, grace_period=min(grace_period, max_t),
-                          reduction_factor=reduction_factor)
+def strategy_label(sampler: str, scheduler: str) -> str:
+    """How a search's strategy is named in its logs and reports, e.g. 'TPE + ASHA'."""
+    return f"{SAMPLERS.get(sampler).label} + {SCHEDULERS.get(scheduler).label}"

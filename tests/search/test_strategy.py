@@ -14,7 +14,7 @@ from raysearch.errors import UserError
 from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau, pad_curve, ranking
 from raysearch.search.experiment import open_experiment
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
-from raysearch.search.strategy import Strategy
+from raysearch.search.strategy import Strategy, check_strategy
 from raysearch.search.study import open_study
 
 SPACE = """
@@ -33,7 +33,7 @@ parameters:
 def test_strategy_parse_and_errors(tmp_path: Path) -> None:
     assert Strategy.parse("random+none") == Strategy("random", "none")
     assert Strategy.parse("tpe").label == "tpe+asha"
-    with pytest.raises(UserError, match="--sampler must be one of tpe, random"):
+    with pytest.raises(UserError, match="--sampler must be one of random, tpe"):
         Strategy.parse("grid+asha")
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
@@ -49,7 +49,7 @@ def test_cli_refuses_unknown_sampler(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         main(["submit", "--sampler", "grid"])
     assert exc.value.code == 2
-    assert "'grid' is not one of 'tpe', 'random'" in capsys.readouterr().err
+    assert "'grid' is not one of 'random', 'tpe'" in capsys.readouterr().err
 
 
 def test_anytime_curve_counts_epochs_in_the_order_reported() -> None:
@@ -123,3 +123,13 @@ def test_negative_time_budget_is_refused(capsys: pytest.CaptureFixture[str]) -> 
         main(["submit", "--time-budget", "-5"])
     assert exc.value.code == 2
     assert "--time-budget must be >= 0 seconds" in capsys.readouterr().err
+
+
+def test_samplers_and_schedulers_are_registries_that_name_themselves() -> None:
+    from raysearch.search.strategy import SAMPLERS, SCHEDULERS, strategy_label
+
+    assert {"tpe", "random"} <= set(SAMPLERS) and {"asha", "none"} <= set(SCHEDULERS)
+    assert strategy_label("random", "none") == "random search + no early stopping"
+    assert strategy_label("tpe", "asha") == "TPE + ASHA"
+    with pytest.raises(UserError, match="--sampler must be one of random, tpe, got 'cmaes'"):
+        check_strategy("cmaes", "asha")
