@@ -23,7 +23,7 @@ from scipy.ndimage import laplace
 from scipy.sparse.linalg import splu
 
 _RADIUS = 2  # the biharmonic stencil reaches two pixels
-_CACHE_SIZE = 2048  # factorised masks kept per process (a bank of 512 + validation fits)
+_CACHE_SIZE = 1024  # factorised masks kept per process: a bank of 512 + validation fit (about 2 MiB each)
 
 
 @lru_cache(maxsize=8)
