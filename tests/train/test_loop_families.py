@@ -39,8 +39,10 @@ def test_one_epoch_per_family_reports_and_checkpoints(generator_name: str, tmp_p
     assert sum(p.numel() for p in gen.parameters()) == metrics["generator_params"]
 
 
-def test_reconstruction_only_epochs_leave_the_critic_alone(tmp_path: Path) -> None:
-    cfg = tiny_run(model={"generator": "coarse_to_fine", "critic": "global+local"},
+@pytest.mark.parametrize("generator_name", GENERATORS.names())
+def test_reconstruction_only_epochs_leave_the_critic_alone(generator_name: str, tmp_path: Path
+                                                           ) -> None:
+    cfg = tiny_run(model={"generator": generator_name, "critic": "global+local"},
                    loss={"recon_only_epochs": 1}, train={"epochs": 2})
     critics: list[dict[str, torch.Tensor]] = []
     losses: list[float] = []
