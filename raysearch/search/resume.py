@@ -24,6 +24,7 @@ from typing import Any
 
 from raysearch.config import config_from_dict
 from raysearch.errors import UserError
+from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective
 from raysearch.search.recorder import read_trials
 from raysearch.search.runner import (
@@ -96,7 +97,6 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
                   retry_errored: bool = False, address: str | None = None,
                   say: Callable[[str], None] = print) -> Resumed:
     """Restore experiment ``name`` and run it to the end; a finished one is left untouched."""
-    from raysearch.search.experiment import best_trial
 
     t0 = time.perf_counter()
     local = Path(results).resolve() / name
@@ -109,9 +109,21 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
         say(f"search {name!r} already finished: {ended} of {spec_dict['num_samples']} trials "
             "ended; nothing to resume")
         return Resumed(name, True, ended)
+    lock = ExperimentLock(local, name)
+    lock.acquire()  # a live driver keeps it: resuming its search would start a second one
+    try:
+        return _resume_locked(saved, local, ended, retry_errored, address, say, t0)
+    finally:
+        lock.release()
 
+
+def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored: bool,
+                   address: str | None, say: Callable[[str], None], t0: float) -> Resumed:
     from ray import tune
 
+    from raysearch.search.experiment import best_trial
+
+    name, spec_dict = local.name, saved["spec"]
     if not spec_dict.get("optuna_storage") and saved.get("study_url") not in (
             None, default_storage_url(local)):
         # Tune's searcher snapshot opens the study by its absolute path: elsewhere it would

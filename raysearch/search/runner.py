@@ -21,6 +21,7 @@ from raysearch.data import FaceData, check_data_path, load_faces
 from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
 from raysearch.search.auth import enable_for_driver
+from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.storage import check_shared_storage
@@ -123,6 +124,7 @@ class Prepared:
     mode: str
     data: FaceData | None  # None: the trials read the data themselves (Parquet shards)
     objectives: list[Objective] = field(default_factory=list)  # [metric:mode] for one objective
+    lock: ExperimentLock | None = None  # held from prepare_search until run_search ends
 
 
 def _check_spec(spec: SearchSpec) -> None:
@@ -241,11 +243,19 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
     space, base, objectives = check_search(spec, check)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
-    if (spec.experiment / SPEC_FILE).exists():
-        raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
-                        f"use 'raysearch resume {spec.name}', or another --name")
-    first = objectives[0]
-    return Prepared(spec, space, base, first.name, first.mode, load_data(base, say), objectives)
+    # the lock before the existence check: of two drivers started at once, one gets the folder
+    lock = ExperimentLock(spec.experiment, spec.name)
+    lock.acquire()
+    try:
+        if (spec.experiment / SPEC_FILE).exists():
+            raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
+                            f"use 'raysearch resume {spec.name}', or another --name")
+        first = objectives[0]
+        return Prepared(spec, space, base, first.name, first.mode, load_data(base, say),
+                        objectives, lock)
+    except BaseException:
+        lock.release()
+        raise
 
 
 def _free_port() -> int:
@@ -407,16 +417,22 @@ def run_search(p: Prepared, address: str | None = None,
     """Fit the Tuner; returns the best trial's record (or None if no trial reported)."""
     from raysearch.search.experiment import best_trial
 
-    start_ray(address)
-    # the trials write checkpoints to Tune's storage: every node must see it
-    check_shared_storage(p.spec.storage or p.spec.results)
-    write_spec(p)
-    snapshot_often()
-    t0 = time.perf_counter()
-    say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
-        f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
-        f"{p.spec.experiment}")
-    build_tuner(p, say).fit()
+    if p.lock is None:
+        p.lock = ExperimentLock(p.spec.experiment, p.spec.name)
+        p.lock.acquire()
+    try:
+        start_ray(address)
+        # the trials write checkpoints to Tune's storage: every node must see it
+        check_shared_storage(p.spec.storage or p.spec.results)
+        write_spec(p)
+        snapshot_often()
+        t0 = time.perf_counter()
+        say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
+            f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
+            f"{p.spec.experiment}")
+        build_tuner(p, say).fit()
+    finally:
+        p.lock.release()
     elapsed = time.perf_counter() - t0
     budget = budget_reached(p.spec, elapsed)
     if budget:

@@ -38,6 +38,7 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
                       say=lines.append)
 
     exp = open_experiment("e2e", tmp_path / "results")
+    assert not (exp.path / ".driver.lock").exists()  # the driver let go of the experiment
     assert len(exp.trials) == 5
     assert all(t["state"] == "TERMINATED" for t in exp.trials)
     stopped = [t for t in exp.trials if t["stopped_early"]]
