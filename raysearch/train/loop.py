@@ -9,6 +9,7 @@ gradients are averaged across ranks after each backward pass.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -67,9 +68,14 @@ def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def validation_pairs(cfg: Config, data: FaceData, device: torch.device
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fixed validation images and holes: a function of data config only, not of the trial."""
+    """The fixed validation images and holes: a function of the data and mask settings only.
+
+    Training-only mask knobs (``mask.ratio_weights``) are left out, so that trials which train
+    on different hole mixes are still scored on the same holes and can be compared.
+    """
     n = min(cfg.data.num_val, len(data.val))
-    sampler = build_mask_sampler(cfg.mask, cfg.data.image_size)
+    sampler = build_mask_sampler(dataclasses.replace(cfg.mask, ratio_weights=()),
+                                 cfg.data.image_size)
     masks = mask_bank(sampler, n, seed=cfg.data.seed * 100003 + VAL_MASK_SEED)
     return to_tensor(data.val[:n], device), torch.from_numpy(masks).to(device)
 

@@ -131,3 +131,13 @@ def test_every_family_trains_on_a_biharmonic_residual_with_ema(generator_name: s
     resumed = cfg.with_overrides({"train.epochs": 2})
     train(resumed, tmp_path / "b", resume_from=ckpt)
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "epoch_0002")["ema_updates"] == 2 * steps
+
+
+def test_validation_holes_do_not_depend_on_the_training_mix() -> None:
+    """Two trials that train on other ``mask.ratio_weights`` are scored on the same holes."""
+    from raysearch.train.loop import validation_pairs
+
+    data = load_faces(tiny_run().data)
+    a = validation_pairs(tiny_run(mask={"ratio_weights": [1, 0, 1]}), data, torch.device("cpu"))
+    b = validation_pairs(tiny_run(mask={"ratio_weights": [5, 1, 0]}), data, torch.device("cpu"))
+    assert torch.equal(a[1], b[1])
