@@ -63,7 +63,8 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
 @click.option("--max-epochs", type=int, default=None, help="Epochs per trial (ASHA's max_t).")
 @click.option("--name", default=None, help="Experiment name (default: search-DATE-TIME).")
 @click.option("--metric", default=None,
-              help="val_psnr | val_ssim | val_l1 | val_l1_hole (default: the space's, else val_psnr).")
+              help="val_ + a registered metric of raysearch/metrics.py, e.g. val_psnr or "
+                   "val_ssim (default: the space's, else val_psnr).")
 @click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
 @click.option("--workers-per-trial", type=int, default=1, show_default=True,

@@ -33,7 +33,6 @@ HOLE_BINS: tuple[tuple[float, float], ...] = ((0.1, 0.2), (0.3, 0.4), (0.5, 0.6)
 SPLITS = ("val", "all")
 MODEL = "model"
 _FIRST = ("psnr", "ssim", "l1", "ms_ssim")  # the papers' order; other registered metrics follow
-_HIGHER_IS_BETTER = {"psnr", "ssim", "ms_ssim"}
 
 
 def bin_label(ratio: tuple[float, float]) -> str:
@@ -203,13 +202,14 @@ def markdown_table(ev: Evaluation) -> str:
     lines += ["", "| metric | method | " + " | ".join(bins) + " |",
               "|---|---|" + "---:|" * len(bins)]
     for metric in metric_names():
-        arrow = "↑" if metric in _HIGHER_IS_BETTER else "↓"
+        higher = METRICS.get(metric).mode == "max"
+        arrow = "↑" if higher else "↓"
         for method in ev.methods:
             cells = []
             for b in bins:
                 column = [ev.values[(m, b, metric)] for m in ev.methods]
                 finite = [c for c in column if math.isfinite(c)]
-                best = (max if metric in _HIGHER_IS_BETTER else min)(finite) if finite else None
+                best = (max if higher else min)(finite) if finite else None
                 v = ev.values[(method, b, metric)]
                 cells.append(f"**{_fmt(v)}**" if v == best and len(finite) > 1 else _fmt(v))
             lines.append(f"| {metric} {arrow} | {method} | " + " | ".join(cells) + " |")

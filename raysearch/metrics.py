@@ -14,14 +14,47 @@ clamped to 0 before the fractional powers (as pytorch-msssim does), per channel,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from raysearch.registry import Registry
 
-Metric = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+MetricFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: the function, which way is better, and how a table names it.
+
+    Validation reports each as ``val_<name>``; searches, records, the simulator, ``evaluate`` and
+    the report all take the list and the directions from here.
+    """
+
+    fn: MetricFn
+    mode: str  # "max": higher is better; "min": lower is better
+    display: str
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
+                 ) -> torch.Tensor:
+        return self.fn(pred, target, mask)
+
+
 METRICS: Registry[Metric] = Registry("metric")
+
+
+def register_metric(name: str, mode: str, display: str) -> Callable[[MetricFn], MetricFn]:
+    def decorate(fn: MetricFn) -> MetricFn:
+        METRICS.register(name)(Metric(fn, mode, display))
+        return fn
+
+    return decorate
+
+
+def validation_modes() -> dict[str, str]:
+    """``{"val_psnr": "max", ...}``: every validation metric a search can optimise."""
+    return {f"val_{n}": METRICS.get(n).mode for n in METRICS.names()}
 
 _SSIM_SIGMA = 1.5
 _SSIM_RADIUS = 5  # scikit-image: int(truncate 3.5 * sigma + 0.5) -> an 11-pixel window
@@ -35,7 +68,7 @@ def composite(output: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> 
     return output * mask + image * (1 - mask)
 
 
-@METRICS.register("psnr")
+@register_metric("psnr", "max", "PSNR (dB)")
 def psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     mse = (pred - target).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
@@ -73,12 +106,12 @@ def ssim_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ssim_terms(pred, target, _gaussian_window(pred.device, pred.dtype))[0]
 
 
-@METRICS.register("ssim")
+@register_metric("ssim", "max", "SSIM")
 def ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     return ssim_map(pred.double(), target.double()).flatten(1).mean(1).to(pred.dtype)
 
 
-@METRICS.register("ms_ssim")
+@register_metric("ms_ssim", "max", "MS-SSIM")
 def ms_ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None
             ) -> torch.Tensor:
     """Three-scale MS-SSIM with a 7x7 window (see the module docstring), valid from 32 px."""
@@ -94,12 +127,12 @@ def ms_ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None 
     return score.mean(1).to(pred.dtype)
 
 
-@METRICS.register("l1")
+@register_metric("l1", "min", "L1")
 def l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     return (pred - target).abs().flatten(1).mean(1)
 
 
-@METRICS.register("l1_hole")
+@register_metric("l1_hole", "min", "L1 in the hole")
 def l1_hole(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over hole pixels only (all channels)."""
     diff = (pred - target).abs() * mask

@@ -72,3 +72,17 @@ def test_identical_images_score_perfectly() -> None:
     assert torch.all(ssim(x, x) > 0.9999)
     assert torch.all(l1(x, x) == 0)
     assert torch.all(psnr(x, x) > 100)
+
+
+def test_every_metric_carries_its_direction_and_every_layer_uses_it() -> None:
+    """One home for a metric's name and direction: the registry; the search, the records and the
+    simulator take theirs from it."""
+    from raysearch.metrics import METRICS, validation_modes
+    from raysearch.search.recorder import _KEPT_METRICS
+    from raysearch.search.simulate import _REPLAYED
+    from raysearch.search.space import METRICS as SEARCHABLE
+
+    assert {METRICS.get(n).mode for n in METRICS.names()} <= {"max", "min"}
+    assert METRICS.get("psnr").mode == "max" and METRICS.get("l1_hole").mode == "min"
+    modes = validation_modes()
+    assert SEARCHABLE == modes and set(modes) <= set(_KEPT_METRICS) and set(modes) <= set(_REPLAYED)

@@ -78,8 +78,8 @@ class ExperimentLock:
         self._created = False  # this object wrote the file (and so removes it)
 
     def _mine(self, holder: dict[str, Any] | None) -> bool:
-        return bool(holder) and holder.get("host") == socket.gethostname() \
-            and holder.get("pid") == os.getpid()  # type: ignore[union-attr]
+        return holder is not None and holder.get("host") == socket.gethostname() \
+            and holder.get("pid") == os.getpid()
 
     def acquire(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,12 @@ from typing import Any, TypeGuard
 
 from ray.tune import Callback
 
+from raysearch.metrics import validation_modes
 from raysearch.search.store import ENDED, TRIALS_FILE, RecordStore, read_trials, write_json_atomic
 
-_KEPT_METRICS = ("val_psnr", "val_ssim", "val_l1", "val_l1_hole", "val_ms_ssim", "train_loss_g",
-                 "train_loss_d", "images_per_s", "train_time_s", "epoch_time_s", "time_total_s",
-                 "generator_params", "resumed_from_epoch")
+_KEPT_METRICS = (*validation_modes(), "train_loss_g", "train_loss_d", "images_per_s",
+                 "train_time_s", "epoch_time_s", "time_total_s", "generator_params",
+                 "resumed_from_epoch")
 __all__ = ["ENDED", "TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
 
 

@@ -31,7 +31,7 @@ from raysearch.search.recorder import read_trials
 from raysearch.search.runner import SPEC_FILE, Prepared, SearchSpec, build_tuner, write_spec
 from raysearch.search.space import METRICS, Param, SearchSpace, parse_space
 
-_REPLAYED = ("val_psnr", "val_ssim", "val_l1", "val_l1_hole", "val_ms_ssim", "epoch_time_s")
+_REPLAYED = (*METRICS, "epoch_time_s")
 
 
 @dataclass

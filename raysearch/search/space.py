@@ -27,12 +27,12 @@ from typing import Any
 
 from raysearch.config import Config, config_from_dict, key_type, load_yaml, merge_dotted
 from raysearch.errors import UserError
+from raysearch.metrics import validation_modes
 
 TYPES = ("float", "int", "categorical")
 _PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
 _TOP_KEYS = {"description", "metric", "mode", "fixed", "parameters"}
-METRICS = {"val_psnr": "max", "val_ssim": "max", "val_l1": "min", "val_l1_hole": "min",
-           "val_ms_ssim": "max"}
+METRICS = validation_modes()  # from the metric registry: the one home of names and directions
 
 
 @dataclass
