@@ -104,7 +104,8 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
               help="Checkpoints kept per trial: the best N by the metric, plus the latest.")
 @click.option("--storage", default=None, help=STORAGE_HELP)
 @click.option("--optuna-storage", default=None, metavar="URL",
-              help="Optuna database URL, e.g. postgresql://... (default: sqlite in the experiment).")
+              help="Optuna storage: an RDB URL (postgresql://...) or journal:FILE (a journal file, "
+                   "for NFS without a database); default: SQLite in the experiment.")
 @click.option("--address", default=None, help=ADDRESS_HELP)
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
               help="Take the options from a search.json or an experiment's raysearch.json; "

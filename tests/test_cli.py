@@ -49,6 +49,8 @@ def _space(tmp_path: Path, text: str) -> str:
     ("fixed:\n  model.hole_fill: zero\n" + GOOD_SPACE,
      ["--set", "model.hole_fill=poisson"], "unknown hole fill 'poisson'; known: biharmonic"),
     (GOOD_SPACE, ["--set", "mask.subset=test"], "mask.subset must be one of all, train, holdout"),
+    (GOOD_SPACE, ["--optuna-storage", "journal:/no/such/dir/study.log"],
+     "--optuna-storage journal:/no/such/dir/study.log: give journal:FILE in an existing folder"),
 ])
 def test_submit_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
                        extra: list[str], message: str) -> None:

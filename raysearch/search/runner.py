@@ -154,6 +154,12 @@ def _check_spec(spec: SearchSpec) -> None:
                         "folders yet; give a folder on shared storage mounted on every node (NFS)")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
+    if spec.optuna_storage and spec.optuna_storage.startswith("journal:"):
+        journal = Path(spec.optuna_storage[len("journal:"):]).expanduser()
+        if not journal.name or not journal.parent.is_dir():
+            raise UserError(f"--optuna-storage {spec.optuna_storage}: give journal:FILE in an "
+                            f"existing folder (not found: {journal.parent})")
+        spec.optuna_storage = f"journal:{journal.resolve()}"  # trials may run from another cwd
 
 
 def _check_writable(folder: Path) -> None:
@@ -360,7 +366,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     from raysearch.search.budget import EpochBudget
     from raysearch.search.recorder import TrialRecorder
     from raysearch.search.strategy import make_sampler, make_scheduler
-    from raysearch.search.study import StudySearch, rdb_storage
+    from raysearch.search.study import StudySearch, study_storage
 
     s = p.spec
     epochs = p.base.train.epochs
@@ -370,7 +376,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                            metric=_metric_names(p) if multi else p.metric,
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
-                           study_name=s.name, storage=rdb_storage(s.study_url), max_t=epochs)
+                           study_name=s.name, storage=study_storage(s.study_url), max_t=epochs)
     limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
     scheduler = make_scheduler(s.scheduler, store, p.metric, p.mode, epochs, s.grace_period,
                                s.reduction_factor)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from raysearch.search.space import parse_space
-from raysearch.search.study import END_ATTR, TUNE_ID_ATTR, StudySearch, default_storage_url, rdb_storage
+from raysearch.search.study import (
+    END_ATTR,
+    TUNE_ID_ATTR,
+    StudySearch,
+    default_storage_url,
+    open_study,
+    study_storage,
+)
 
 SPACE = parse_space({"parameters": {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2,
                                                    "log": True}}}, where="test")
@@ -18,7 +26,8 @@ EPOCHS = 3
 def _searcher(folder: Path, name: str = "s", **kw: object) -> StudySearch:
     return StudySearch(space=SPACE.define_by_run(), metric=kw.pop("metric", "val_psnr"),
                        mode=kw.pop("mode", "max"), seed=0, study_name=name,
-                       storage=rdb_storage(default_storage_url(folder)), max_t=EPOCHS, **kw)
+                       storage=study_storage(kw.pop("url", None) or default_storage_url(folder)),
+                       max_t=EPOCHS, **kw)
 
 
 def _result(epoch: int, psnr: float, **extra: object) -> dict:
@@ -106,3 +115,47 @@ def test_the_study_is_a_sqlite_file_in_the_experiment(tmp_path: Path) -> None:
     assert (tmp_path / "optuna.db").is_file()
     assert [s.study_name for s in optuna.get_all_study_summaries(default_storage_url(tmp_path))] == [
         "exp-1"]
+
+
+def test_a_journal_file_holds_the_study_and_survives_a_pickle(tmp_path: Path) -> None:
+    """--optuna-storage journal:FILE (for NFS): the same study, Optuna's JournalStorage."""
+    import pickle
+
+    url = f"journal:{tmp_path / 'study.log'}"
+    s = _searcher(tmp_path, url=url)
+    s.on_trial_complete("full", _run(s, "full", [20.0, 21.0, 22.0]))
+    s.on_trial_complete("asha", _run(s, "asha", [15.0]))
+    again = pickle.loads(pickle.dumps(s.study._storage))  # Tune pickles the searcher
+    trials = optuna.load_study(study_name="s", storage=again).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED]
+    assert open_study(url, "s").trials[0].value == 22.0
+    assert not (tmp_path / "optuna.db").exists()
+
+
+@pytest.mark.slow
+def test_sqlite_waits_for_a_busy_database(tmp_path: Path) -> None:
+    """A reader such as optuna-dashboard may hold the database: writing waits for it (longer than
+    sqlite3's own 5 s) instead of failing with 'database is locked'."""
+    import sqlite3
+    import threading
+    import time
+
+    url = default_storage_url(tmp_path)
+    study_storage(url)  # creates the schema
+    held = threading.Event()
+
+    def hold() -> None:
+        con = sqlite3.connect(tmp_path / "optuna.db", isolation_level=None)
+        con.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(6.5)
+        con.execute("COMMIT")
+        con.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait()
+    t0 = time.perf_counter()
+    optuna.create_study(study_name="late", storage=study_storage(url))
+    thread.join()
+    assert time.perf_counter() - t0 > 5.0
