@@ -85,4 +85,4 @@ def test_every_metric_carries_its_direction_and_every_layer_uses_it() -> None:
     assert {METRICS.get(n).mode for n in METRICS.names()} <= {"max", "min"}
     assert METRICS.get("psnr").mode == "max" and METRICS.get("l1_hole").mode == "min"
     modes = validation_modes()
-    assert SEARCHABLE == modes and set(modes) <= set(_KEPT_METRICS) and set(modes) <= set(_REPLAYED)
+    assert modes == SEARCHABLE and set(modes) <= set(_KEPT_METRICS) and set(modes) <= set(_REPLAYED)
