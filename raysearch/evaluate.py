@@ -22,7 +22,7 @@ from raysearch.baselines import BASELINES
 from raysearch.config import DataConfig, MaskConfig
 from raysearch.data import load_faces
 from raysearch.data.embedded import embedded_faces
-from raysearch.data.faces import _select, decode_all, list_images, parse_id_ranges
+from raysearch.data.faces import _numeric_id, _select, decode_all, list_images, parse_id_ranges
 from raysearch.data.parquet import is_parquet_location
 from raysearch.errors import UserError
 from raysearch.inference import Inpainter, generate
@@ -79,7 +79,7 @@ def _images_by_id(cfg: DataConfig, ids: str, limit: int) -> np.ndarray:
         if seen:
             raise UserError(f"--ids {ids} includes {len(seen)} of the checkpoint's training faces "
                             f"(data.train_ids {cfg.train_ids}); give ids it never trained on")
-    files = [f for f in list_images(Path(cfg.path)) if f.stem.isdigit() and int(f.stem) in wanted]
+    files = [f for f in list_images(Path(cfg.path)) if _numeric_id(f.name) in wanted]
     if not files:
         raise UserError(f"--ids {ids}: no image of {cfg.path} has such an id (numeric file names)")
     images, _, _ = decode_all(((f.name, f) for f in files[:limit]), cfg.image_size, cfg.crop)

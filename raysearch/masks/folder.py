@@ -34,8 +34,8 @@ def subset_files(files: list[Path], subset: str) -> list[Path]:
     """
     if subset == "all":
         return files
-    keep = 0 if subset == "holdout" else None
-    return [f for i, f in enumerate(files) if (i % _HOLDOUT_EVERY == 0) == (keep == 0)]
+    held = subset == "holdout"
+    return [f for i, f in enumerate(files) if (i % _HOLDOUT_EVERY == 0) == held]
 
 
 def load_mask(path: Path, size: int) -> np.ndarray:
