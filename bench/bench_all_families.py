@@ -42,8 +42,7 @@ from bench.bench_strategies import (
     say,
 )
 from raysearch.search.compare import compare_strategies, comparison_table
-from raysearch.search.experiment import best_trial
-from raysearch.search.recorder import read_trials
+from raysearch.search.records import best_of, read_trials
 from raysearch.search.runner import SearchSpec, start_ray
 from raysearch.search.strategy import Strategy
 
@@ -53,14 +52,14 @@ def summary(experiment: Path) -> dict[str, Any]:
     trials = read_trials(experiment)
     tried: dict[str, list[int]] = collections.defaultdict(list)
     for t in trials:
-        tried[str(t["params"].get("model.generator"))].append(len(t["history"]))
-    best = best_trial(trials, "val_psnr", "max")
+        tried[str(t.params.get("model.generator"))].append(len(t.history))
+    best = best_of(trials, "val_psnr", "max")
     return {"experiment": experiment.name, "trials": len(trials),
-            "epochs": sum(len(t["history"]) for t in trials),
+            "epochs": sum(len(t.history) for t in trials),
             "families": {k: {"trials": len(v), "epochs": sum(v), "longest": max(v)}
                          for k, v in sorted(tried.items())},
-            "best_generator": best["params"].get("model.generator") if best else None,
-            "best_val_psnr": best["best"]["val_psnr"] if best else None}
+            "best_generator": best.params.get("model.generator") if best else None,
+            "best_val_psnr": best.best["val_psnr"] if best else None}
 
 
 def mean_sd(values: list[float]) -> str:

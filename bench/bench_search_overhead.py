@@ -20,6 +20,7 @@ import torch
 from raysearch.config import Config, DataConfig
 from raysearch.data import load_faces, pack_folder
 from raysearch.search.experiment import open_experiment
+from raysearch.search.records import TrialRecord
 from raysearch.search.runner import SearchSpec, prepare_search, run_search, start_ray
 from raysearch.train import train
 
@@ -47,7 +48,7 @@ def bench_config(threads: int) -> Config:
 
 
 def search(tmp: Path, name: str, trials: int, epochs: int, cpus: float,
-           space: str | None = None) -> tuple[float, list[dict]]:
+           space: str | None = None) -> tuple[float, list[TrialRecord]]:
     tmp.mkdir(parents=True, exist_ok=True)
     space_file = tmp / "space.yaml"
     space_file.write_text(space or space_yaml())
@@ -63,7 +64,7 @@ def search(tmp: Path, name: str, trials: int, epochs: int, cpus: float,
 
 def overhead(tmp: Path, trials: int = 6, epochs: int = 3) -> str:
     wall, recs = search(tmp, "overhead", trials, epochs, cpus=2)
-    train_s = [r["last"]["train_time_s"] for r in recs]
+    train_s = [r.last["train_time_s"] for r in recs]
     per_trial = wall / trials
     over = per_trial - float(np.mean(train_s))
     return (f"- (a) {trials} single-worker trials x {epochs} epochs, one at a time: search wall "
@@ -103,7 +104,7 @@ def throughput(tmp: Path, reps: int = 3) -> str:
         b = json.loads(proc.stdout.strip().splitlines()[-1])[1:]
         _, recs = search(tmp / f"trial{rep}", "throughput", trials=1, epochs=THROUGHPUT_EPOCHS,
                          cpus=2, space=space_yaml(THROUGHPUT_IMAGES))
-        t = [h["images_per_s"] for h in recs[0]["history"]][1:]
+        t = [h["images_per_s"] for h in recs[0].history][1:]
         bare += b
         trial += t
         per_rep.append(float(np.median(t) / np.median(b)))

@@ -53,8 +53,7 @@ from raysearch.search.compare import (
     comparison_table,
     strategy_curves,
 )
-from raysearch.search.experiment import best_trial
-from raysearch.search.recorder import read_trials
+from raysearch.search.records import best_of, read_trials
 from raysearch.search.runner import SPEC_FILE, SearchSpec, prepare_search, run_search, start_ray
 from raysearch.search.simulate import CurveTable, simulate_search
 from raysearch.search.strategy import Strategy
@@ -144,8 +143,8 @@ class RealRuns:
         wall = time.perf_counter() - t0
         self.wall_s += wall
         trials = read_trials(spec.experiment)
-        epochs = sum(len(t["history"]) for t in trials)
-        best = best_trial(trials, "val_psnr", "max")
+        epochs = sum(len(t.history) for t in trials)
+        best = best_of(trials, "val_psnr", "max")
         self.done[spec.name] = {"wall_s": wall, "trials": len(trials), "epochs": epochs,
                                 "load_end": os.getloadavg()[0]}
         self.done_file.write_text(json.dumps(self.done, indent=1))
@@ -211,10 +210,10 @@ def preset_config(path: Path, overrides: dict[str, Any]) -> Config:
 def winner_config(experiment: Path, overrides: dict[str, Any]) -> tuple[Config, dict[str, Any]]:
     """The best trial's full configuration (the search's base config and its parameters)."""
     spec = json.loads((experiment / SPEC_FILE).read_text())
-    best = best_trial(read_trials(experiment), "val_psnr", "max")
+    best = best_of(read_trials(experiment), "val_psnr", "max")
     if best is None:
         raise UserError(f"{experiment.name}: no trial with a checkpoint")
-    raw = merge_dotted(spec["base_config"], {**best["params"], **overrides}, experiment.name)
+    raw = merge_dotted(spec["base_config"], {**best.params, **overrides}, experiment.name)
     return config_from_dict(raw, where=experiment.name), best
 
 
@@ -266,8 +265,8 @@ def presets_vs_winners(sc: Scale, overrides: dict[str, Any], winners: list[Path]
     for k, folder in enumerate(winners):
         cfg, best = winner_config(folder, {**overrides, "train.seed": k + 1})
         jobs.append(Job(f"search winner ({folder.name})", cfg.model.generator, k + 1, cfg.to_dict()))
-        chosen.append({"experiment": folder.name, "trial": best["number"], "params": best["params"],
-                       "val_psnr_in_search": best["best"]["val_psnr"]})
+        chosen.append({"experiment": folder.name, "trial": best.number, "params": best.params,
+                       "val_psnr_in_search": best.best["val_psnr"]})
     data_cfg = config_from_dict(merge_dotted(Config().to_dict(), overrides, "bench")).data
     data_ref = [ray.put(load_faces(data_cfg))]
     task = ray.remote(num_cpus=1)(_train_one)
@@ -459,9 +458,9 @@ def analyse_real(runs: dict[str, list[Path]], sc: Scale) -> dict[str, Any]:
     table, stats = _with_curves(runs, sc)
     trials = {k: [len(read_trials(p)) for p in v] for k, v in runs.items()}
     epoch_times = [h["epoch_time_s"] for v in runs.values() for p in v for t in read_trials(p)
-                   for h in t["history"] if "epoch_time_s" in h]
+                   for h in t.history if "epoch_time_s" in h]
     # the last epoch's train_time_s of each trial: all its epochs, including any not reported
-    train_s = sum(t["last"].get("train_time_s", 0.0) for v in runs.values() for p in v
+    train_s = sum(t.last.get("train_time_s", 0.0) for v in runs.values() for p in v
                   for t in read_trials(p))
     return {"table": table, "stats": stats, "trials_per_search": trials,
             "ratio": ratio_to_baseline(stats, runs, sc.budget, "max"),

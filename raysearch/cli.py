@@ -9,13 +9,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
 
 from raysearch.errors import UserError
 from raysearch.search.strategy import SAMPLERS, SCHEDULERS
+
+if TYPE_CHECKING:
+    from raysearch.search.objectives import Objective
+    from raysearch.search.records import TrialRecord
 
 RESULTS_HELP = "Folder that holds experiments (default: results)."
 STORAGE_HELP = ("Where Ray Tune writes the experiment: a folder or a URI pyarrow opens (s3://, gs://, "
@@ -156,17 +160,17 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
     _print_best(spec.name, best)
 
 
-def _print_best(name: str, best: dict[str, Any] | None) -> None:
+def _print_best(name: str, best: TrialRecord | None) -> None:
     if best is None:
         raise click.ClickException("no trial finished an epoch; see 'raysearch status "
                                    f"{name}' for the errors")
-    b = best["best"]
-    click.echo(f"\nbest trial {best['number']} (epoch {best['best_epoch']}): "
+    b = best.best
+    click.echo(f"\nbest trial {best.number} (epoch {best.best_epoch}): "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f}  "
                f"val_ssim {b.get('val_ssim', float('nan')):.4f}")
-    for k, v in sorted(best["params"].items()):
+    for k, v in sorted(best.params.items()):
         click.echo(f"  {k} = {v}")
-    click.echo(f"checkpoint: {best['best_checkpoint']}")
+    click.echo(f"checkpoint: {best.best_checkpoint}")
     click.echo(f"pull it with: raysearch best {name} --out best-{name}")
 
 
@@ -287,20 +291,27 @@ def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, re
     if out is None:
         raise UserError("give --out FOLDER to copy the checkpoint into (or --pareto to list)")
     trial = pull_checkpoint(exp, out, trial_number)
-    b = trial["best"]
-    click.echo(f"trial {trial['number']} epoch {trial['best_checkpoint_epoch']}: "
+    b = trial.best if trial.best_checkpoint_epoch == trial.best_epoch else \
+        next((h for h in trial.history if h["epoch"] == trial.best_checkpoint_epoch), {})
+    click.echo(f"trial {trial.number} epoch {trial.best_checkpoint_epoch}: "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f} "
                f"val_ssim {b.get('val_ssim', float('nan')):.4f} -> {out} (loads)")
 
 
-def _pareto_table(objectives: list[tuple[str, str]], front: list[dict[str, Any]]) -> str:
+def _pareto_table(objectives: list[Objective], front: list[TrialRecord]) -> str:
+    """The Pareto set at each trial's last epoch (what Optuna ranked), with that epoch's checkpoint."""
     if not front:
         return "no trial has run all its epochs yet"
-    head = ["trial", *[f"{m} ({mode})" for m, mode in objectives], "checkpoint"]
-    rows = [head] + [[str(t["number"]), *[f"{t['last'].get(m, float('nan')):.4g}" for m, _ in objectives],
-                      str(t.get("best_checkpoint"))] for t in front]
+    head = ["trial", "epoch", *[f"{o.metric} ({o.mode})" for o in objectives], "checkpoint"]
+    rows = [head]
+    for t in front:
+        kept = t.checkpoints.get(str(t.epochs))
+        where = kept or f"not kept (best kept: epoch {t.best_checkpoint_epoch}, {t.best_checkpoint})"
+        rows.append([str(t.number), str(t.epochs),
+                     *[f"{t.last.get(o.metric, float('nan')):.4g}" for o in objectives], where])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)
 
 
 @cli.command()

@@ -20,17 +20,10 @@ from raysearch.evaluate import bin_label
 from raysearch.report import plots
 from raysearch.report.html import Section, render
 from raysearch.report.importance import param_importances
-from raysearch.report.records import (
-    CURVE_METRICS,
-    asha_rungs,
-    finished,
-    max_epochs,
-    objectives,
-    searched_params,
-    status_counts,
-    value,
-)
-from raysearch.search.experiment import Experiment, best_trial
+from raysearch.search.experiment import Experiment
+from raysearch.search.records import TrialRecord, TrialState
+
+CURVE_METRICS = ("val_psnr", "val_ssim")
 
 
 @dataclass
@@ -57,17 +50,22 @@ def _fmt(v: Any) -> str:
 
 def trial_table(exp: Experiment, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
     """Number, state, epochs, best epoch, the metrics at it, then every searched parameter."""
-    params = list(searched_params(exp.spec)) or sorted({k for t in exp.trials for k in t["params"]})
+    params = list(exp.searched) or sorted({k for t in exp.trials for k in t.params})
     head = ["trial", "state", "epochs", "best epoch", *metrics, *params]
     rows = []
     for t in exp.trials:
-        state = str(t.get("state"))
-        if t.get("stopped_early") and state == "TERMINATED":
-            state += " (ASHA stop)"
-        rows.append([str(t["number"]), state, str(t.get("epochs", 0)), _fmt(t.get("best_epoch")),
-                     *(_fmt(value(t, m)) for m in metrics),
-                     *(_fmt((t.get("params") or {}).get(p)) for p in params)])
+        state = str(t.state) + (" (ASHA stop)" if t.stopped_by_asha else "")
+        rows.append([str(t.number), state, str(t.epochs), _fmt(t.best_epoch),
+                     *(_fmt(t.value(m)) for m in metrics),
+                     *(_fmt(t.params.get(p)) for p in params)])
     return head, rows
+
+
+def status_counts(trials: list[TrialRecord], total: int) -> dict[str, int]:
+    return {"planned": total, "ended": sum(t.ended for t in trials),
+            "running": sum(t.state == TrialState.RUNNING for t in trials),
+            "errored": sum(t.state == TrialState.ERROR for t in trials),
+            "stopped by ASHA": sum(t.stopped_by_asha for t in trials)}
 
 
 def write_trials_csv(path: Path, head: list[str], rows: list[list[str]]) -> None:
@@ -85,13 +83,13 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     except OSError as e:
         raise UserError(f"cannot create {out}: {e.strerror or e}") from None
     report = Report(out)
-    objs = objectives(exp.spec)
+    objs = exp.objectives
     primary = objs[0]
     trials = exp.trials
-    ended = finished(trials, primary.metric)
-    best = best_trial(trials, primary.metric, primary.mode)
-    best_number = best["number"] if best else None
-    rungs, max_t = asha_rungs(exp.spec), max_epochs(exp.spec)
+    ended = exp.finished(primary.metric)
+    best = exp.best()
+    best_number = best.number if best else None
+    rungs, max_t = exp.asha_rungs, exp.max_epochs
     sections: list[Section] = []
 
     def add(name: str, title: str, fig: Figure | None, caption: str) -> None:
@@ -107,7 +105,7 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
         say(f"wrote {path}")
 
     curve_metrics = list(dict.fromkeys([*CURVE_METRICS, *(o.metric for o in objs)]))
-    with_history = [t for t in trials if t.get("history")]
+    with_history = [t for t in trials if t.history]
     add("learning_curves", "Learning curves",
         plots.learning_curves(with_history, curve_metrics, rungs, best_number) if with_history
         else None,
@@ -116,15 +114,15 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     add("asha_rungs", "ASHA rungs", plots.asha_rungs(trials, rungs, max_t) if trials else None,
         f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
         f"max {max_t} epochs" if trials else "no trial has started yet")
-    importances, note = param_importances(exp.spec, trials, primary)
+    importances, note = param_importances(exp.searched, trials, primary)
     add("importance", "Hyperparameter importance",
         plots.importance_bars(importances, primary, len(ended)) if importances else None, note)
-    enough = bool(ended) and bool(searched_params(exp.spec))
+    enough = bool(ended) and bool(exp.searched)
     why = f"no ended trial with {primary.metric} yet" if not ended else "no searched parameters"
     add("parallel_coordinates", "Parallel coordinates",
-        plots.parallel_coordinates(exp.spec, ended, primary, best_number) if enough else None,
+        plots.parallel_coordinates(exp.searched, ended, primary, best_number) if enough else None,
         f"each line is an ended trial, coloured by its best {primary.metric}" if enough else why)
-    add("slices", "Slice plots", plots.slices(exp.spec, ended, primary) if enough else None,
+    add("slices", "Slice plots", plots.slices(exp.searched, ended, primary) if enough else None,
         "each point is an ended trial, coloured by trial number (order of proposal)" if enough else why)
     if len(objs) > 1:
         add("pareto", "Pareto front", plots.pareto_front(ended, objs) if ended else None,
@@ -136,13 +134,13 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     metrics = list(dict.fromkeys([*(o.metric for o in objs), *CURVE_METRICS]))
     head, rows = trial_table(exp, metrics)
     write_trials_csv(out / "trials.csv", head, rows)
-    counts = status_counts(trials, int((exp.spec.get("spec") or {}).get("num_samples") or len(trials)))
+    counts = status_counts(trials, exp.num_samples)
     summary = {
         "objective": ", ".join(f"{o.metric} ({o.mode})" for o in objs),
         "trials": ", ".join(f"{v} {k}" for k, v in counts.items()),
-        "best trial": (f"{best['number']} at epoch {best.get('best_epoch')}: {primary.metric} "
-                       f"{_fmt(value(best, primary.metric))}" if best else "none yet"),
-        "best parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in (best or {}).get("params", {}).items())
+        "best trial": (f"{best.number} at epoch {best.best_epoch}: {primary.metric} "
+                       f"{_fmt(best.value(primary.metric))}" if best else "none yet"),
+        "best parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in (best.params if best else {}).items())
         or "-",
         "experiment": str(exp.path),
         "made": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -150,16 +148,15 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     if counts["ended"] < counts["planned"]:
         report.notes.insert(0, f"the search is not over: {counts['ended']} of {counts['planned']} "
                                "trials have ended; this report shows what is recorded so far")
-    name = str((exp.spec.get("spec") or {}).get("name") or exp.path.name)
-    best_row = next((i for i, t in enumerate(trials) if t["number"] == best_number), None)
-    page = render(f"raysearch: {name}", summary, report.notes, sections, head, rows, best_row)
+    best_row = next((i for i, t in enumerate(trials) if t.number == best_number), None)
+    page = render(f"raysearch: {exp.name}", summary, report.notes, sections, head, rows, best_row)
     report.html = out / "index.html"
     report.html.write_text(page)
     say(f"wrote {report.html}")
     return report
 
 
-def _add_samples(best: dict[str, Any] | None,
+def _add_samples(best: TrialRecord | None,
                  add: Callable[[str, str, Figure | None, str], None]) -> None:
     from raysearch.report.samples import sample_grids
 
@@ -167,8 +164,8 @@ def _add_samples(best: dict[str, Any] | None,
         add("samples", "Best trial's samples", None, "no trial has a checkpoint yet")
         return
     try:
-        grids = sample_grids(Path(best["best_checkpoint"]),
-                             f"trial {best['number']} epoch {best.get('best_checkpoint_epoch')}")
+        grids = sample_grids(Path(str(best.best_checkpoint)),
+                             f"trial {best.number} epoch {best.best_checkpoint_epoch}")
     except (UserError, OSError) as e:  # a checkpoint replaced or moved while the search runs
         add("samples", "Best trial's samples", None, f"cannot run the best checkpoint: {e}")
         return

@@ -1,8 +1,10 @@
 """Hyperparameter importance (fANOVA) from an in-memory Optuna study rebuilt from trials.json.
 
-Each ended trial becomes a COMPLETE Optuna trial whose value is its best value of the objective,
-with the distributions of the search-space file. fANOVA only weighs parameters that every such
-trial has, so a conditional parameter (``when:``) is left out unless it was always active.
+Each trial that ran all its epochs becomes a COMPLETE Optuna trial whose value is its best value of
+the objective, with the distributions of the search-space file. Trials stopped early (ASHA, an
+epoch budget) are left out: their few-epoch scores are not comparable with full-length ones.
+fANOVA only weighs parameters that every such trial has, so a conditional parameter (``when:``) is
+left out unless it was always active.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from optuna.distributions import (
 )
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-from raysearch.report.records import Objective, finished, searched_params, value
+from raysearch.search.objectives import Objective
+from raysearch.search.records import TrialRecord
 
 MIN_TRIALS = 3  # fANOVA fits a forest on the trials: fewer than this says nothing
 
@@ -51,17 +54,20 @@ def _quiet() -> Iterator[None]:
         optuna.logging.set_verbosity(level)
 
 
-def study_from_trials(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective
-                      ) -> optuna.Study:
+def study_from_trials(space: dict[str, dict[str, Any]], trials: list[TrialRecord],
+                      objective: Objective) -> optuna.Study:
     """An in-memory study holding every ended trial whose parameters fit the space."""
-    dists = {name: distribution(p) for name, p in searched_params(spec).items()}
+    dists = {name: distribution(p) for name, p in space.items()}
     with _quiet():
         study = optuna.create_study(direction="maximize" if objective.mode == "max" else "minimize")
-        for t in finished(trials, objective.metric):
-            params = {k: v for k, v in (t.get("params") or {}).items() if k in dists}
+        for t in trials:
+            score = t.value(objective.metric)
+            if not full_length(t) or score is None:
+                continue
+            params = {k: v for k, v in t.params.items() if k in dists}
             try:
                 frozen = optuna.trial.create_trial(
-                    state=optuna.trial.TrialState.COMPLETE, value=value(t, objective.metric),
+                    state=optuna.trial.TrialState.COMPLETE, value=score,
                     params=params, distributions={k: dists[k] for k in params})
             except ValueError:  # a value outside the space (the file changed): leave it out
                 continue
@@ -69,20 +75,27 @@ def study_from_trials(spec: dict[str, Any], trials: list[dict[str, Any]], object
     return study
 
 
-def param_importances(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective
-                      ) -> tuple[dict[str, float], str]:
+def full_length(t: TrialRecord) -> bool:
+    return t.finished_normally and not t.stopped_early and not t.stopped_by_budget
+
+
+def param_importances(space: dict[str, dict[str, Any]], trials: list[TrialRecord],
+                      objective: Objective) -> tuple[dict[str, float], str]:
     """fANOVA importances (summing to 1) and a note; empty with the reason when it cannot run."""
-    study = study_from_trials(spec, trials, objective)
+    study = study_from_trials(space, trials, objective)
     n = len(study.trials)
+    early = sum(t.finished_normally and not full_length(t) for t in trials)
+    why_not = f"; {early} trials stopped early are left out" if early else ""
     if n < MIN_TRIALS:
-        return {}, (f"needs at least {MIN_TRIALS} ended trials with "
-                    f"{objective.metric}; {n} so far")
+        return {}, (f"needs at least {MIN_TRIALS} trials that ran all their epochs with "
+                    f"{objective.metric}; {n} so far{why_not}")
     with _quiet():
         found = get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0))
     if not found:
         return {}, "no parameter was present in every ended trial: nothing to weigh"
-    left_out = sorted(set(searched_params(spec)) - set(found))
-    note = f"fANOVA on {n} ended trials, value = each trial's best {objective.metric}"
+    left_out = sorted(set(space) - set(found))
+    note = (f"fANOVA on the {n} trials that ran all their epochs, value = each trial's best "
+            f"{objective.metric}{why_not}")
     if left_out:
         note += f"; conditional parameters left out: {', '.join(left_out)}"
     return found, note

@@ -1,6 +1,6 @@
 """Figures of a search, drawn with matplotlib's object API (Agg canvas, no pyplot state).
 
-Each function takes what ``records`` reads from the experiment folder and returns a Figure.
+Each function takes trial records (and the space's parameter definitions) and returns a Figure.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from raysearch.report.records import Objective, history, searched_params, value
+from raysearch.search.objectives import Objective
+from raysearch.search.records import TrialRecord
 
 DPI = 100
 _STOP = {"marker": "X", "color": "crimson", "s": 60, "zorder": 5}
@@ -29,7 +30,7 @@ def _label(metric: str) -> str:
     return metric.removeprefix("val_").upper() if metric.startswith("val_") else metric
 
 
-def learning_curves(trials: list[dict[str, Any]], metrics: list[str], rungs: list[int],
+def learning_curves(trials: list[TrialRecord], metrics: list[str], rungs: list[int],
                     best: int | None) -> Figure:
     """One panel per metric: every trial's validation value by epoch, ASHA stops marked."""
     fig = Figure(figsize=(5.2 * len(metrics), 4), dpi=DPI, layout="constrained")
@@ -39,15 +40,15 @@ def learning_curves(trials: list[dict[str, Any]], metrics: list[str], rungs: lis
     for ax, metric in zip(axes, metrics, strict=True):
         stopped = False
         for k, t in enumerate(trials):
-            x, y = history(t, metric)
+            x, y = t.curve(metric)
             if not x:
                 continue
-            is_best = t["number"] == best
+            is_best = t.number == best
             ax.plot(x, y, marker="o", ms=3, lw=2.6 if is_best else 1.1, zorder=4 if is_best else 2,
                     color=palette((2 * k) % 20 + (k // 10) % 2),
                     alpha=1.0 if is_best else 0.75,
-                    label=f"trial {t['number']}" + (" (best)" if is_best else ""))
-            if t.get("stopped_early") and t.get("state") == "TERMINATED":
+                    label=f"trial {t.number}" + (" (best)" if is_best else ""))
+            if t.stopped_by_asha:
                 ax.scatter([x[-1]], [y[-1]], label=None if stopped else "stopped by ASHA", **_STOP)
                 stopped = True
         for r in rungs:
@@ -62,24 +63,24 @@ def learning_curves(trials: list[dict[str, Any]], metrics: list[str], rungs: lis
     return fig
 
 
-def rung_counts(trials: list[dict[str, Any]], rungs: list[int], max_t: int
+def rung_counts(trials: list[TrialRecord], rungs: list[int], max_t: int
                 ) -> tuple[list[int], dict[str, list[int]]]:
     """Per milestone (the rungs, then max_t): trials that went on, stopped there, are there now."""
     marks = sorted(set(rungs) | {max_t})
     counts: dict[str, list[int]] = {"went on / finished": [], "stopped by ASHA here": [],
                                     "running or failed here": []}
     for r in marks:
-        at = [t for t in trials if int(t.get("epochs") or 0) >= r]
-        here = [t for t in at if int(t.get("epochs") or 0) == r]
-        stopped = [t for t in here if t.get("stopped_early") and t.get("state") == "TERMINATED"]
-        other = [t for t in here if t.get("state") != "TERMINATED"]
+        at = [t for t in trials if t.epochs >= r]
+        here = [t for t in at if t.epochs == r]
+        stopped = [t for t in here if t.stopped_by_asha]
+        other = [t for t in here if not t.finished_normally]
         counts["stopped by ASHA here"].append(len(stopped))
         counts["running or failed here"].append(len(other))
         counts["went on / finished"].append(len(at) - len(stopped) - len(other))
     return marks, counts
 
 
-def asha_rungs(trials: list[dict[str, Any]], rungs: list[int], max_t: int) -> Figure:
+def asha_rungs(trials: list[TrialRecord], rungs: list[int], max_t: int) -> Figure:
     """How many trials reached each ASHA rung, split by what happened to them there."""
     marks, counts = rung_counts(trials, rungs, max_t)
     fig = Figure(figsize=(5.5, 3.8), dpi=DPI, layout="constrained")
@@ -134,23 +135,22 @@ def _axis_ticks(p: dict[str, Any]) -> list[tuple[float, str]]:
     return [(0.0, f"{p['low']:.3g}"), (1.0, f"{p['high']:.3g}")]
 
 
-def parallel_coordinates(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective,
-                         best: int | None) -> Figure:
+def parallel_coordinates(params: dict[str, dict[str, Any]], trials: list[TrialRecord],
+                         objective: Objective, best: int | None) -> Figure:
     """One line per ended trial across every parameter axis and the objective, coloured by it."""
-    params = searched_params(spec)
     names = list(params)
-    vals = [value(t, objective.metric) or 0.0 for t in trials]  # callers pass ended trials only
+    vals = [t.value(objective.metric) or 0.0 for t in trials]  # callers pass ended trials only
     lo, hi = min(vals, default=0.0), max(vals, default=1.0)
     span = (hi - lo) or 1.0
     fig = Figure(figsize=(1.5 * (len(names) + 1) + 1.5, 4.2), dpi=DPI, layout="constrained")
     ax = fig.subplots()
     cmap = colormaps["viridis"]
-    order = sorted(range(len(trials)), key=lambda i: (trials[i]["number"] == best, vals[i]))
+    order = sorted(range(len(trials)), key=lambda i: (trials[i].number == best, vals[i]))
     for i in order:
         t, v = trials[i], vals[i]
-        ys = [_axis_position(params[n], (t.get("params") or {}).get(n)) for n in names]
+        ys = [_axis_position(params[n], t.params.get(n)) for n in names]
         ys.append((v - lo) / span)
-        is_best = t["number"] == best
+        is_best = t.number == best
         ax.plot(range(len(ys)), ys, color="black" if is_best else cmap((v - lo) / span),
                 lw=2.6 if is_best else 1.3, alpha=1.0 if is_best else 0.8, marker="o", ms=3)
     for k, n in enumerate(names):
@@ -170,18 +170,18 @@ def parallel_coordinates(spec: dict[str, Any], trials: list[dict[str, Any]], obj
     return fig
 
 
-def slices(spec: dict[str, Any], trials: list[dict[str, Any]], objective: Objective) -> Figure:
+def slices(params: dict[str, dict[str, Any]], trials: list[TrialRecord], objective: Objective
+           ) -> Figure:
     """One panel per parameter: the objective against the parameter's value, by trial order."""
-    params = searched_params(spec)
     cols = min(3, max(len(params), 1))
     rows = math.ceil(max(len(params), 1) / cols)
     fig = Figure(figsize=(4.2 * cols, 3.2 * rows), dpi=DPI, layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     rng = np.random.default_rng(0)  # jitter for categorical values: same picture every time
-    numbers = [t["number"] for t in trials]
+    numbers = [t.number for t in trials]
     for ax, (name, p) in zip(axes, params.items(), strict=False):
-        pts = [(t["params"][name], value(t, objective.metric), t["number"]) for t in trials
-               if name in (t.get("params") or {})]
+        pts = [(t.params[name], t.value(objective.metric), t.number) for t in trials
+               if name in t.params]
         if p["type"] == "categorical":
             choices = [str(c) for c in p["choices"]]
             xs = [choices.index(str(x)) + rng.uniform(-0.12, 0.12) for x, _, _ in pts]
@@ -224,11 +224,11 @@ def pareto_mask(points: np.ndarray, modes: list[str]) -> np.ndarray:
     return keep
 
 
-def pareto_front(trials: list[dict[str, Any]], objectives: list[Objective]) -> Figure:
+def pareto_front(trials: list[TrialRecord], objectives: list[Objective]) -> Figure:
     """Each pair of objectives: every ended trial, the non-dominated ones highlighted."""
     metrics = [o.metric for o in objectives]
-    usable = [t for t in trials if all(value(t, m) is not None for m in metrics)]
-    pts = np.array([[value(t, m) for m in metrics] for t in usable], dtype=float).reshape(-1, len(metrics))
+    usable = [t for t in trials if all(t.value(m) is not None for m in metrics)]
+    pts = np.array([[t.value(m) for m in metrics] for t in usable], dtype=float).reshape(-1, len(metrics))
     front = pareto_mask(pts, [o.mode for o in objectives]) if len(pts) else np.zeros(0, bool)
     pairs = list(itertools.combinations(range(len(metrics)), 2))
     fig = Figure(figsize=(4.6 * len(pairs), 4.2), dpi=DPI, layout="constrained")
@@ -241,7 +241,7 @@ def pareto_front(trials: list[dict[str, Any]], objectives: list[Objective]) -> F
                 label="Pareto front")
         for t, x, y, on in zip(usable, pts[:, a], pts[:, b], front, strict=True):
             if on:
-                ax.annotate(str(t["number"]), (x, y), fontsize=7, xytext=(3, 3),
+                ax.annotate(str(t.number), (x, y), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
         ax.set_xlabel(f"{_label(metrics[a])} ({objectives[a].mode})")
         ax.set_ylabel(f"{_label(metrics[b])} ({objectives[b].mode})")

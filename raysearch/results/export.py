@@ -6,7 +6,6 @@ quote them: ``SELECT trial, "best.val_psnr" FROM 'trials.parquet' ORDER BY 2 DES
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pyarrow.parquet as pq
 
 from raysearch.errors import UserError
 from raysearch.search.experiment import Experiment
+from raysearch.search.records import finite
 from raysearch.search.store import is_uri
 
 TRIALS_PARQUET = "trials.parquet"
@@ -31,9 +31,7 @@ def _column(values: list[Any]) -> pa.Array:
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v) if math.isfinite(v) else None
+    return float(v) if finite(v) else None
 
 
 def _metric_names(rows: list[dict[str, Any]]) -> list[str]:
@@ -44,40 +42,39 @@ def _metric_names(rows: list[dict[str, Any]]) -> list[str]:
 def trials_table(exp: Experiment) -> pa.Table:
     """Parameters, state, best and final metrics, epochs, checkpoint and node of every trial."""
     trials = exp.trials
-    params = sorted({k for t in trials for k in t.get("params", {})})
-    metrics = _metric_names([t.get("best", {}) for t in trials] + [t.get("last", {}) for t in trials])
+    params = sorted({k for t in trials for k in t.params})
+    metrics = _metric_names([t.best for t in trials] + [t.last for t in trials])
     cols: dict[str, pa.Array] = {
-        "trial": pa.array([t["number"] for t in trials], type=pa.int64()),
-        "trial_id": pa.array([t["trial_id"] for t in trials], type=pa.string()),
-        "state": pa.array([t["state"] for t in trials], type=pa.string()),
-        "stopped_early": pa.array([bool(t.get("stopped_early")) for t in trials], type=pa.bool_()),
-        "diverged": pa.array([bool(t.get("diverged")) for t in trials], type=pa.bool_()),
-        "error": pa.array([t.get("error") for t in trials], type=pa.string()),
-        "epochs": pa.array([t.get("epochs", 0) for t in trials], type=pa.int64()),
-        "best_epoch": pa.array([t.get("best_epoch") for t in trials], type=pa.int64()),
-        "retries": pa.array([t.get("retries", 0) for t in trials], type=pa.int64()),
-        "rerun_epochs": pa.array([t.get("rerun_epochs", 0) for t in trials], type=pa.int64()),
-        "checkpoint": pa.array([t.get("best_checkpoint") for t in trials], type=pa.string()),
-        "checkpoint_epoch": pa.array([t.get("best_checkpoint_epoch") for t in trials],
-                                     type=pa.int64()),
-        "node_ip": pa.array([t.get("node_ip") for t in trials], type=pa.string()),
+        "trial": pa.array([t.number for t in trials], type=pa.int64()),
+        "trial_id": pa.array([t.trial_id for t in trials], type=pa.string()),
+        "state": pa.array([str(t.state) for t in trials], type=pa.string()),
+        "stopped_early": pa.array([t.stopped_early for t in trials], type=pa.bool_()),
+        "diverged": pa.array([t.diverged for t in trials], type=pa.bool_()),
+        "error": pa.array([t.error for t in trials], type=pa.string()),
+        "epochs": pa.array([t.epochs for t in trials], type=pa.int64()),
+        "best_epoch": pa.array([t.best_epoch for t in trials], type=pa.int64()),
+        "retries": pa.array([t.retries for t in trials], type=pa.int64()),
+        "rerun_epochs": pa.array([t.rerun_epochs for t in trials], type=pa.int64()),
+        "checkpoint": pa.array([t.best_checkpoint for t in trials], type=pa.string()),
+        "checkpoint_epoch": pa.array([t.best_checkpoint_epoch for t in trials], type=pa.int64()),
+        "node_ip": pa.array([t.node_ip for t in trials], type=pa.string()),
     }
     for p in params:
-        cols[f"param.{p}"] = _column([t.get("params", {}).get(p) for t in trials])
+        cols[f"param.{p}"] = _column([t.params.get(p) for t in trials])
     for which in ("best", "last"):
         for m in metrics:
-            cols[f"{which}.{m}"] = pa.array([_number(t.get(which, {}).get(m)) for t in trials],
+            cols[f"{which}.{m}"] = pa.array([_number(getattr(t, which).get(m)) for t in trials],
                                             type=pa.float64())
     return pa.table(cols)
 
 
 def history_table(exp: Experiment) -> pa.Table:
     """One row per trial and epoch with every recorded metric."""
-    rows = [(t, h) for t in exp.trials for h in t.get("history", [])]
+    rows = [(t, h) for t in exp.trials for h in t.history]
     metrics = [m for m in _metric_names([h for _, h in rows]) if m != "epoch"]
     cols: dict[str, pa.Array] = {
-        "trial": pa.array([t["number"] for t, _ in rows], type=pa.int64()),
-        "trial_id": pa.array([t["trial_id"] for t, _ in rows], type=pa.string()),
+        "trial": pa.array([t.number for t, _ in rows], type=pa.int64()),
+        "trial_id": pa.array([t.trial_id for t, _ in rows], type=pa.string()),
         "epoch": pa.array([h["epoch"] for _, h in rows], type=pa.int64()),
     }
     for m in metrics:

@@ -11,32 +11,29 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+from raysearch.search.records import TrialRecord, finite
 
 
-def epoch_values(trials: list[dict[str, Any]], metric: str) -> list[float]:
+def epoch_values(trials: list[TrialRecord], metric: str) -> list[float]:
     """The metric of every epoch trained, in the order reported (NaN where it was not finite).
 
     Records without ``reported_at`` (older experiments) are taken trial after trial.
     """
     events: list[tuple[float, int, int, float]] = []
-    timed = all("reported_at" in h for t in trials for h in t.get("history", []))
+    timed = all("reported_at" in h for t in trials for h in t.history)
     for t in trials:
-        for h in t.get("history", []):
+        for h in t.history:
             v = h.get(metric)
-            key = float(h["reported_at"]) if timed else float(t["number"])
-            events.append((key, int(t["number"]), int(h["epoch"]), float(v) if _finite(v) else math.nan))
+            key = float(h["reported_at"]) if timed else float(t.number)
+            events.append((key, t.number, int(h["epoch"]), float(v) if finite(v) else math.nan))
     events.sort()
     return [e[3] for e in events]
 
 
-def anytime_curve(trials: list[dict[str, Any]], metric: str, mode: str) -> np.ndarray:
+def anytime_curve(trials: list[TrialRecord], metric: str, mode: str) -> np.ndarray:
     """``curve[k - 1]``: the best metric over the first k epochs spent (NaN before any finite)."""
     values = np.array(epoch_values(trials, metric), dtype=float)
     sign = 1.0 if mode == "max" else -1.0

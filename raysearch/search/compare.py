@@ -16,7 +16,7 @@ import numpy as np
 
 from raysearch.errors import UserError
 from raysearch.search.anytime import CurveStats, anytime_curve, epochs_to_reach, stack_curves
-from raysearch.search.recorder import read_trials
+from raysearch.search.records import read_trials
 from raysearch.search.runner import SearchSpec
 from raysearch.search.strategy import Strategy
 

@@ -1,4 +1,8 @@
-"""Reading a finished or running experiment folder: no Ray needed."""
+"""Reading a finished or running experiment folder: no Ray needed.
+
+``raysearch.json`` says what was asked (the spec, the space, the base config, the objectives);
+``trials.json`` says what happened so far, as typed ``TrialRecord``s.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from raysearch.errors import UserError
-from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, read_trials
+from raysearch.search.objectives import Objective
+from raysearch.search.records import TrialRecord, TrialState, best_of, finite, read_trials
+from raysearch.search.store import SPEC_FILE, RecordStore, is_uri
+
+
+def rung_epochs(max_t: int, grace_period: int, reduction_factor: float) -> list[int]:
+    """ASHA's milestones, as Ray computes them: grace_period * reduction_factor^k up to max_t."""
+    grace = max(1, min(grace_period, max_t))
+    if reduction_factor <= 1:
+        return [max_t]
+    count = int(math.log(max_t / grace) / math.log(reduction_factor) + 1)
+    return [int(grace * reduction_factor**k) for k in range(count)]
 
 
 @dataclass
 class Experiment:
     path: Path
-    spec: dict[str, Any]
-    trials: list[dict[str, Any]]
+    spec: dict[str, Any]  # raysearch.json as the driver wrote it
+    trials: list[TrialRecord]
 
     @property
     def metric(self) -> str:
@@ -28,10 +43,48 @@ class Experiment:
         return str(self.spec["mode"])
 
     @property
-    def objectives(self) -> list[tuple[str, str]]:
-        """(metric, mode) of each objective; one for a single-objective search."""
-        saved = self.spec.get("objectives") or [{"name": self.metric, "mode": self.mode}]
-        return [(o["name"], o["mode"]) for o in saved]
+    def search(self) -> dict[str, Any]:
+        """The ``SearchSpec`` the search ran with (name, num_samples, ASHA settings...)."""
+        return dict(self.spec.get("spec") or {})
+
+    @property
+    def name(self) -> str:
+        return str(self.search.get("name") or self.path.name)
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.search.get("num_samples") or len(self.trials))
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """Every objective, the one ASHA compares trials on first."""
+        saved = [Objective.from_json(o) for o in self.spec.get("objectives") or []]
+        return saved or [Objective(self.metric, self.mode)]
+
+    @property
+    def max_epochs(self) -> int:
+        epochs = (self.spec.get("base_config") or {}).get("train", {}).get("epochs")
+        return int(epochs or self.search.get("max_epochs") or 1)
+
+    @property
+    def asha_rungs(self) -> list[int]:
+        return rung_epochs(self.max_epochs, int(self.search.get("grace_period") or 1),
+                           float(self.search.get("reduction_factor") or 2))
+
+    @property
+    def searched(self) -> dict[str, dict[str, Any]]:
+        """The space's parameter definitions: name -> {type, low, high, log, choices, when}."""
+        params = (self.spec.get("space") or {}).get("parameters") or {}
+        return {str(k): v for k, v in params.items() if isinstance(v, dict) and "type" in v}
+
+    def finished(self, metric: str | None = None) -> list[TrialRecord]:
+        """Trials that ended normally (all epochs, or stopped early) with a finite ``metric``."""
+        metric = metric or self.metric
+        return [t for t in self.trials if t.finished_normally and t.value(metric) is not None]
+
+    def best(self) -> TrialRecord | None:
+        """The trial whose best epoch scores best on the first objective, with a checkpoint."""
+        return best_of(self.trials, self.metric, self.mode)
 
     def store(self) -> RecordStore:
         """The records here and, when the search wrote to a storage URI, there too."""
@@ -48,86 +101,94 @@ def open_experiment(name: str, results: str | Path = "results") -> Experiment:
                        if (p / SPEC_FILE).exists()) if Path(results).is_dir() else []
         hint = f"; experiments in {results}: {', '.join(known)}" if known else ""
         raise UserError(f"no experiment {name!r} in {results}{hint}")
-    spec = json.loads((path / SPEC_FILE).read_text())
+    try:
+        spec = json.loads((path / SPEC_FILE).read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{path / SPEC_FILE}: not valid JSON ({e})") from None
+    if not isinstance(spec, dict) or not {"spec", "metric", "mode"} <= spec.keys():
+        raise UserError(f"{path / SPEC_FILE}: not an experiment record as raysearch writes it "
+                        "(it needs 'spec', 'metric' and 'mode')")
     return Experiment(path, spec, read_trials(path))
 
 
-def _score(trial: dict[str, Any], metric: str, mode: str) -> float | None:
-    v = trial.get("best", {}).get(metric)
-    if not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v) if mode == "max" else -float(v)
-
-
-def best_trial(trials: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any] | None:
-    scored = [(s, t) for t in trials if (s := _score(t, metric, mode)) is not None
-              and t.get("best_checkpoint")]
-    return max(scored, key=lambda st: st[0])[1] if scored else None
-
-
 def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    if isinstance(v, bool) or not isinstance(v, float):
+        return "-" if v is None else str(v)
+    return f"{v:.4g}"
 
 
-def trial_nodes(trial: dict[str, Any]) -> str:
+# the columns of the status table, with fixed decimals: two trials that differ show it
+_SCORES = (("val_psnr", "{:.3f}"), ("val_ssim", "{:.4f}"))
+
+
+def trial_nodes(trial: TrialRecord) -> str:
     """Where a trial ran: its node's name, every rank's for multi-worker trials, '>' on a move."""
-    workers = trial.get("worker_nodes") or []
-    if workers:
-        return "+".join(str(w.get("node_name") or w["node_id"][:8]) for w in workers)
-    hops = [str(n.get("node_name") or n["node_id"][:8]) for n in trial.get("nodes") or []]
+    if trial.worker_nodes:
+        return "+".join(str(w.get("node_name") or w["node_id"][:8]) for w in trial.worker_nodes)
+    hops = [str(n.get("node_name") or n["node_id"][:8]) for n in trial.nodes]
     return ">".join(hops) or "-"
 
 
+def _state(t: TrialRecord) -> str:
+    state = str(t.state)
+    if t.stopped_by_asha:
+        state += " (ASHA stop)"
+    elif t.stopped_by_budget:
+        state += " (budget stop)"
+    if t.failures:
+        state += f" ({len(t.failures)} retried)"
+    return state
+
+
 def status_table(exp: Experiment) -> str:
-    """The trial table: number, state, epochs, best metrics, then the searched parameters."""
-    params = sorted({k for t in exp.trials for k in t.get("params", {})})
-    head = ["trial", "state", "epochs", "node", "val_psnr", "val_ssim", *params]
+    """The trial table: number, state, epochs, best metrics, then the searched parameters.
+
+    A ``*`` marks the best trial (the one ``best`` would pull).
+    """
+    params = sorted({k for t in exp.trials for k in t.params})
+    best = exp.best()
+    head = ["trial", "state", "epochs", "node", *(m for m, _ in _SCORES), *params]
     rows = [head]
     for t in exp.trials:
-        state = t["state"]
-        if t.get("stopped_early") and state == "TERMINATED":
-            state += " (ASHA stop)"
-        elif t.get("stopped_by_budget"):
-            state += " (budget stop)"
-        if t.get("failures"):
-            state += f" ({len(t['failures'])} retried)"
-        best = t.get("best", {})
-        rows.append([str(t["number"]), state, str(t["epochs"]), trial_nodes(t),
-                     _fmt(best.get("val_psnr", "-")),
-                     _fmt(best.get("val_ssim", "-")),
-                     *[_fmt(t.get("params", {}).get(p, "-")) for p in params]])
+        scores = [form.format(v) if (v := t.value(m)) is not None else "-" for m, form in _SCORES]
+        mark = "*" if best is not None and t.number == best.number else " "
+        rows.append([f"{t.number}{mark}", _state(t), str(t.epochs), trial_nodes(t), *scores,
+                     *[_fmt(t.params.get(p)) for p in params]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    done = sum(t["state"] in ("TERMINATED", "ERROR") for t in exp.trials)  # LOST ones were replaced
-    total = exp.spec["spec"]["num_samples"]
-    summary = f"{exp.spec['spec']['name']}: {done}/{total} trials ended, metric {exp.metric} ({exp.mode})"
-    errors = [f"  trial {t['number']}: {t['error']}" for t in exp.trials if t.get("error")]
+    right = {0, 2, 4, 5}  # numbers line up on their last digit
+    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+             for r in rows]
+    done = sum(t.state in (TrialState.TERMINATED, TrialState.ERROR) for t in exp.trials)  # LOST: replaced
+    summary = f"{exp.name}: {done}/{exp.num_samples} trials ended, metric {exp.metric} ({exp.mode})"
+    if best is not None:
+        summary += f"; best (*) trial {best.number}"
+    errors = [f"  trial {t.number}: {t.error}" for t in exp.trials if t.error]
     return "\n".join([summary, *lines, *(["errors:", *errors] if errors else [])])
 
 
-def pull_checkpoint(exp: Experiment, out: Path, trial_number: int | None = None) -> dict[str, Any]:
+def pull_checkpoint(exp: Experiment, out: Path, trial_number: int | None = None) -> TrialRecord:
     """Copy a trial's best checkpoint (default: the best trial's) to ``out`` and check it loads."""
     from raysearch.train import load_generator
 
     if trial_number is None:
-        trial = best_trial(exp.trials, exp.metric, exp.mode)
+        trial = exp.best()
         if trial is None:
             raise UserError(f"experiment {exp.path.name!r} has no trial with a checkpoint yet")
     else:
-        found = [t for t in exp.trials if t["number"] == trial_number]
-        if not found or not found[0].get("best_checkpoint"):
+        found = [t for t in exp.trials if t.number == trial_number]
+        if not found or not found[0].best_checkpoint:
             raise UserError(f"trial {trial_number} has no checkpoint "
                             f"(trials: 0-{len(exp.trials) - 1})")
         trial = found[0]
-    src = Path(trial["best_checkpoint"])
+    assert trial.best_checkpoint is not None
+    src = Path(trial.best_checkpoint)
     try:
         out.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
             shutil.copytree(src, out, dirs_exist_ok=True)
         elif not exp.store().fetch_dir(str(src), out):  # the search wrote to a storage URI
-            raise UserError(f"checkpoint {src} of trial {trial['number']} is missing on this machine")
+            raise UserError(f"checkpoint {src} of trial {trial.number} is missing on this machine")
     except OSError as e:
         raise UserError(f"cannot write to {out}: {e.strerror}") from None
     load_generator(out)  # proves the copy loads, with its own config
@@ -138,21 +199,20 @@ def _dominates(a: list[float], b: list[float]) -> bool:
     return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
 
-def pareto_set(exp: Experiment) -> list[dict[str, Any]]:
+def pareto_set(exp: Experiment) -> list[TrialRecord]:
     """Trials no other trial beats on every objective, among those that ran all their epochs.
 
     Values are each trial's last epoch, as Optuna was told; trials stopped early by ASHA were
     measured at a lower fidelity and are left out, as Optuna leaves out its pruned trials.
     """
-    objectives = exp.objectives
     scored = []
     for t in exp.trials:
-        if t["state"] != "TERMINATED" or t.get("stopped_early") or t.get("stopped_by_budget"):
+        if not t.finished_normally or t.stopped_early or t.stopped_by_budget:
             continue
-        values = [t.get("last", {}).get(m) for m, _ in objectives]
-        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-            signed = [float(v) if mode == "max" else -float(v) for v, (_, mode) in
-                      zip(values, objectives, strict=True)]
+        values = [t.last.get(o.metric) for o in exp.objectives]
+        if all(finite(v) for v in values):
+            signed = [float(v) if o.mode == "max" else -float(v)  # type: ignore[arg-type]
+                      for v, o in zip(values, exp.objectives, strict=True)]
             scored.append((signed, t))
     front = [t for s, t in scored if not any(_dominates(o, s) for o, _ in scored)]
-    return sorted(front, key=lambda t: t["number"])
+    return sorted(front, key=lambda t: t.number)

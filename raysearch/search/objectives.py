@@ -7,6 +7,7 @@ compare trials at a rung, so it uses the first objective.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from raysearch.errors import UserError
 from raysearch.search.space import METRICS
@@ -17,8 +18,15 @@ OBJECTIVES: dict[str, str] = {**METRICS, "generator_params": "min"}
 
 @dataclass(frozen=True)
 class Objective:
-    name: str
+    metric: str
     mode: str  # max | min
+
+    def to_json(self) -> dict[str, str]:
+        return {"metric": self.metric, "mode": self.mode}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Objective:
+        return cls(str(data["metric"]), str(data["mode"]))
 
 
 def parse_objectives(text: str) -> list[Objective]:
@@ -34,7 +42,7 @@ def parse_objectives(text: str) -> list[Objective]:
         mode = mode or OBJECTIVES[name]
         if mode not in ("max", "min"):
             raise UserError(f"--objectives: {name}:{mode}: the mode must be max or min")
-        if any(o.name == name for o in out):
+        if any(o.metric == name for o in out):
             raise UserError(f"--objectives: {name} is given twice")
         out.append(Objective(name, mode))
     if not out:
@@ -43,4 +51,4 @@ def parse_objectives(text: str) -> list[Objective]:
 
 
 def format_objectives(objectives: list[Objective]) -> str:
-    return ",".join(f"{o.name}:{o.mode}" for o in objectives)
+    return ",".join(f"{o.metric}:{o.mode}" for o in objectives)

@@ -11,21 +11,17 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 from ray.tune import Callback
 
 from raysearch.metrics import validation_modes
-from raysearch.search.store import ENDED, TRIALS_FILE, RecordStore, read_trials, write_json_atomic
+from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, finite, read_trials, trials_json
+from raysearch.search.store import RecordStore
 
 _KEPT_METRICS = (*validation_modes(), "train_loss_g", "train_loss_d", "images_per_s",
                  "train_time_s", "epoch_time_s", "time_total_s", "generator_params",
                  "resumed_from_epoch")
-__all__ = ["ENDED", "TRIALS_FILE", "TrialRecorder", "read_trials", "write_json_atomic"]
-
-
-def _finite(v: Any) -> TypeGuard[float]:
-    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 class TrialRecorder(Callback):
@@ -42,10 +38,7 @@ class TrialRecorder(Callback):
         self._load()
 
     def _load(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {
-            r["trial_id"]: r for r in read_trials(self.path.parent)
-        }
-        self._number: dict[str, int] = {tid: r["number"] for tid, r in self.records.items()}
+        self.records: dict[str, TrialRecord] = {r.trial_id: r for r in read_trials(self.path.parent)}
         self._reconciled = False
 
     def setup(self, stop: Any = None, num_samples: int | None = None,
@@ -64,121 +57,112 @@ class TrialRecorder(Callback):
             return
         self._reconciled = True
         known = {t.trial_id for t in trials}
-        lost = [r for tid, r in self.records.items() if tid not in known and r["state"] not in ENDED]
+        lost = [r for tid, r in self.records.items() if tid not in known and not r.ended]
         for rec in lost:  # started after Tune's last state snapshot, before a driver kill
-            rec.update(state="LOST", error="lost: the driver died before Ray Tune saved this trial; "
-                                           "another trial took its place")
-            self.say(f"trial {rec['number']:>3} was lost with the driver; a new trial replaces it")
+            rec.state = TrialState.LOST
+            rec.error = "lost: the driver died before Ray Tune saved this trial; another trial took its place"
+            self.say(f"trial {rec.number:>3} was lost with the driver; a new trial replaces it")
         if lost:
             self._save()
 
-    def _record(self, trial: Any) -> dict[str, Any]:
+    def _record(self, trial: Any) -> TrialRecord:
         tid = trial.trial_id
         if tid not in self.records:
-            self._number[tid] = max(self._number.values(), default=-1) + 1
-            self.records[tid] = {
-                "trial_id": tid, "number": self._number[tid], "params": dict(trial.config),
-                "state": "PENDING", "epochs": 0, "best": {}, "last": {}, "best_epoch": None,
-                "checkpoints": {}, "best_checkpoint": None, "node_ip": None, "error": None,
-                "stopped_early": False, "trial_dir": trial.path, "history": [],
-                "diverged": False, "retries": 0, "rerun_epochs": 0, "pid": None,
-                "node_id": None, "node_name": None, "nodes": [], "worker_nodes": [], "failures": [],
-            }
+            number = max((r.number for r in self.records.values()), default=-1) + 1
+            self.records[tid] = TrialRecord(tid, number, params=dict(trial.config),
+                                            trial_dir=trial.path)
         return self.records[tid]
 
     def _save(self) -> None:
-        ordered = sorted(self.records.values(), key=lambda r: r["number"])
-        self.store.write_json(TRIALS_FILE, ordered)
+        self.store.write_json(TRIALS_FILE, trials_json(list(self.records.values())))
 
     def _better(self, new: float, old: float | None) -> bool:
-        if old is None or not _finite(old):
+        if old is None or not finite(old):
             return True
         return new > old if self.mode == "max" else new < old
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
-        rec["state"] = "RUNNING"
+        rec.state = TrialState.RUNNING
         self._save()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
         rec = self._record(trial)
         if result.get("diverged"):  # the trial's last word: it stops now, with this reason
-            rec.update(diverged=True, error=f"diverged: {result.get('end_reason', 'non-finite loss')}")
+            rec.diverged = True
+            rec.error = f"diverged: {result.get('end_reason', 'non-finite loss')}"
             self._save()
             return
-        epoch = int(result.get("training_iteration", rec["epochs"] + 1))
-        if epoch <= rec["epochs"]:  # resumed from an older checkpoint: this epoch is paid twice
-            rec["rerun_epochs"] = rec.get("rerun_epochs", 0) + 1
+        epoch = int(result.get("training_iteration", rec.epochs + 1))
+        if epoch <= rec.epochs:  # resumed from an older checkpoint: this epoch is paid twice
+            rec.rerun_epochs += 1
         kept = {k: result[k] for k in _KEPT_METRICS if k in result}
-        rec.update(state="RUNNING", epochs=epoch, last=kept, node_ip=result.get("node_ip"),
-                   pid=result.get("pid"))
+        rec.state, rec.epochs, rec.last = TrialState.RUNNING, epoch, kept
+        rec.node_ip, rec.pid = result.get("node_ip"), result.get("pid")
         _record_node(rec, result)
         # reported_at (this driver's clock) orders the epochs of concurrent trials: anytime curves
         entry = {"epoch": epoch, **kept, "reported_at": round(time.time(), 3)}
-        rec["history"] = [h for h in rec["history"] if h["epoch"] < epoch] + [entry]
+        rec.history = [h for h in rec.history if h["epoch"] < epoch] + [entry]
         value = result.get(self.metric)
-        if _finite(value) and self._better(value, rec["best"].get(self.metric)):
-            rec["best"], rec["best_epoch"] = kept, epoch
+        if finite(value) and self._better(value, rec.best.get(self.metric)):
+            rec.best, rec.best_epoch = kept, epoch
         if result.get("checkpoint_path"):  # multi-worker trials: Train's checkpoint, via metric
             self._checkpoint(rec, epoch, str(result["checkpoint_path"]))
         self._save()
-        self.say(f"trial {rec['number']:>3} epoch {epoch:>3}  {self.metric} "
-                 f"{value if not _finite(value) else round(value, 4)}")
+        self.say(f"trial {rec.number:>3} epoch {epoch:>3}  {self.metric} "
+                 f"{round(value, 4) if finite(value) else value}")
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
                       **info: Any) -> None:
         rec = self._record(trial)
-        self._checkpoint(rec, rec["epochs"], checkpoint.path)
+        self._checkpoint(rec, rec.epochs, checkpoint.path)
         self._save()
 
-    def _checkpoint(self, rec: dict[str, Any], epoch: int, path: str) -> None:
-        rec["checkpoints"][str(epoch)] = path
-        if rec["best_epoch"] == epoch or rec["best_checkpoint"] is None:
-            rec["best_checkpoint"] = path
-            rec["best_checkpoint_epoch"] = epoch
+    def _checkpoint(self, rec: TrialRecord, epoch: int, path: str) -> None:
+        rec.checkpoints[str(epoch)] = path
+        if rec.best_epoch == epoch or rec.best_checkpoint is None:
+            rec.best_checkpoint, rec.best_checkpoint_epoch = path, epoch
         if self.keep_checkpoints:
-            rec["checkpoints"] = _kept(rec, self.metric, self.mode, self.keep_checkpoints, epoch)
+            rec.checkpoints = _kept(rec, self.metric, self.mode, self.keep_checkpoints, epoch)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
-        if rec["state"] in ENDED:  # ended before a driver restart: leave the record as it was
+        if rec.ended:  # ended before a driver restart: leave the record as it was
             return
         self.store.upload("optuna.db")  # Optuna was told just before this callback
-        if rec.get("diverged"):
-            rec["state"] = "ERROR"
+        if rec.diverged:
+            rec.state = TrialState.ERROR
             self._save()
-            self.say(f"trial {rec['number']:>3} ended: {rec['error']}")
+            self.say(f"trial {rec.number:>3} ended: {rec.error}")
             return
-        rec["state"] = "TERMINATED"
-        rec["stopped_early"] = rec["epochs"] < self.max_epochs
+        rec.state = TrialState.TERMINATED
+        rec.stopped_early = rec.epochs < self.max_epochs
         self._save()
-        how = f"stopped early by ASHA after {rec['epochs']} epochs" if rec["stopped_early"] \
-            else f"finished {rec['epochs']} epochs"
-        best = rec["best"].get(self.metric)
-        self.say(f"trial {rec['number']:>3} {how}; best {self.metric} "
-                 f"{round(best, 4) if _finite(best) else best}")
+        how = f"stopped early by ASHA after {rec.epochs} epochs" if rec.stopped_early \
+            else f"finished {rec.epochs} epochs"
+        best = rec.best.get(self.metric)
+        self.say(f"trial {rec.number:>3} {how}; best {self.metric} "
+                 f"{round(best, 4) if finite(best) else best}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
-        rec["state"] = "ERROR"
-        rec["error"] = _error_line(trial)
+        rec.state, rec.error = TrialState.ERROR, _error_line(trial)
         self._save()
         self.store.upload("optuna.db")
-        self.say(f"trial {rec['number']:>3} failed: {rec['error']}")
+        self.say(f"trial {rec.number:>3} failed: {rec.error}")
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A failed trial that Tune retries (FailureConfig.max_failures) from its last checkpoint."""
         rec = self._record(trial)
-        rec["retries"] = rec.get("retries", 0) + 1
-        rec["last_failure"] = _error_line(trial)
-        rec.setdefault("failures", []).append({"epochs": rec["epochs"], "node_id": rec.get("node_id"),
-                                               "node_name": rec.get("node_name"),
-                                               "error": rec["last_failure"]})
-        rec["state"] = "PENDING"
+        rec.retries += 1
+        rec.last_failure = _error_line(trial)
+        rec.failures.append({"epochs": rec.epochs, "node_id": rec.node_id,
+                             "node_name": rec.node_name, "error": rec.last_failure})
+        rec.state = TrialState.PENDING
         self._save()
-        self.say(f"trial {rec['number']:>3} failed after {rec['epochs']} epochs on "
-                 f"{rec.get('node_name') or '?'} ({rec['last_failure']}); retry {rec['retries']} "
+        self.say(f"trial {rec.number:>3} failed after {rec.epochs} epochs on "
+                 f"{rec.node_name or '?'} ({rec.last_failure}); retry {rec.retries} "
                  "from its last checkpoint")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
@@ -186,35 +170,34 @@ class TrialRecorder(Callback):
         self.store.upload("optuna.db")
 
 
-def _kept(rec: dict[str, Any], metric: str, mode: str, keep: int, latest: int) -> dict[str, str]:
+def _kept(rec: TrialRecord, metric: str, mode: str, keep: int, latest: int) -> dict[str, str]:
     """The checkpoints Tune keeps (``CheckpointConfig(num_to_keep)``): the best ``keep`` by the
     metric, plus the latest one."""
-    score = {h["epoch"]: h.get(metric) for h in rec["history"]}
+    score = {h["epoch"]: h.get(metric) for h in rec.history}
 
     def rank(epoch: str) -> float:
         v = score.get(int(epoch))
-        if not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not finite(v):
             return -math.inf
         return float(v) if mode == "max" else -float(v)
 
-    best = sorted(rec["checkpoints"], key=rank, reverse=True)[:keep]
-    return {e: p for e, p in rec["checkpoints"].items() if e in best or int(e) == latest}
+    best = sorted(rec.checkpoints, key=rank, reverse=True)[:keep]
+    return {e: p for e, p in rec.checkpoints.items() if e in best or int(e) == latest}
 
 
-def _record_node(rec: dict[str, Any], result: dict[str, Any]) -> None:
+def _record_node(rec: TrialRecord, result: dict[str, Any]) -> None:
     """The node the trial reported from (and every node it ran on, in order)."""
     if not result.get("node_id"):
         return
-    rec["node_id"], rec["node_name"] = result["node_id"], result.get("node_name")
-    rec.setdefault("nodes", [])
-    if not rec["nodes"] or rec["nodes"][-1]["node_id"] != rec["node_id"]:
-        rec["nodes"].append({"node_id": rec["node_id"], "node_name": rec["node_name"],
-                             "from_epoch": int(result.get("training_iteration", 0))})
+    rec.node_id, rec.node_name = result["node_id"], result.get("node_name")
+    if not rec.nodes or rec.nodes[-1]["node_id"] != rec.node_id:
+        rec.nodes.append({"node_id": rec.node_id, "node_name": rec.node_name,
+                          "from_epoch": int(result.get("training_iteration", 0))})
     if result.get("worker_node_ids"):  # multi-worker trials: every rank's node
         ids = str(result["worker_node_ids"]).split(",")
         names = str(result.get("worker_node_names", "")).split(",")
-        rec["worker_nodes"] = [{"rank": r, "node_id": i, "node_name": n}
-                               for r, (i, n) in enumerate(zip(ids, names, strict=False))]
+        rec.worker_nodes = [{"rank": r, "node_id": i, "node_name": n}
+                            for r, (i, n) in enumerate(zip(ids, names, strict=False))]
 
 
 def _error_line(trial: Any) -> str:

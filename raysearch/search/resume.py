@@ -26,7 +26,7 @@ from raysearch.config import config_from_dict
 from raysearch.errors import UserError
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective
-from raysearch.search.recorder import read_trials
+from raysearch.search.records import TrialRecord, TrialState, best_of, read_trials
 from raysearch.search.runner import (
     SPEC_FILE,
     Prepared,
@@ -53,16 +53,16 @@ class Resumed:
     ray_s: float = 0.0  # of which starting (or attaching to) Ray
     restore_s: float = 0.0  # of which Tuner.restore
     total_s: float = 0.0
-    best: dict[str, Any] | None = None
+    best: TrialRecord | None = None
 
 
-def _ended(trials: list[dict[str, Any]], retry_errored: bool) -> int:
-    def done(t: dict[str, Any]) -> bool:
-        if t["state"] == "TERMINATED" or (t["state"] == "ERROR" and t.get("diverged")):
+def _ended(trials: list[TrialRecord], retry_errored: bool) -> int:
+    def done(t: TrialRecord) -> bool:
+        if t.state == TrialState.TERMINATED or (t.state == TrialState.ERROR and t.diverged):
             return True
-        return t["state"] == "ERROR" and not retry_errored
+        return t.state == TrialState.ERROR and not retry_errored
 
-    return sum(done(t) for t in trials if t["state"] != "LOST")
+    return sum(done(t) for t in trials if t.state != TrialState.LOST)
 
 
 def _open(name: str, results: str, storage: str | None) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def _spec(saved: dict[str, Any], local: Path) -> SearchSpec:
 def _prepared(saved: dict[str, Any], spec: SearchSpec, say: Callable[[str], None]) -> Prepared:
     base = config_from_dict(saved["base_config"], where=f"{spec.name}/{SPEC_FILE}")
     space = parse_space(saved["space"], where=f"{spec.name}/{SPEC_FILE}")
-    objectives = [Objective(**o) for o in saved.get("objectives", [])]
+    objectives = [Objective.from_json(o) for o in saved.get("objectives", [])]
     objectives = objectives or [Objective(saved["metric"], saved["mode"])]
     return Prepared(spec, space, base, saved["metric"], saved["mode"], load_data(base, say),
                     objectives)
@@ -104,8 +104,7 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
     spec_dict = saved["spec"]
     trials = read_trials(local)
     ended = _ended(trials, retry_errored)
-    if ended >= spec_dict["num_samples"] and all(t["state"] in ("TERMINATED", "ERROR", "LOST")
-                                                 for t in trials):
+    if ended >= spec_dict["num_samples"] and all(t.ended for t in trials):
         say(f"search {name!r} already finished: {ended} of {spec_dict['num_samples']} trials "
             "ended; nothing to resume")
         return Resumed(name, True, ended)
@@ -120,8 +119,6 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
 def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored: bool,
                    address: str | None, say: Callable[[str], None], t0: float) -> Resumed:
     from ray import tune
-
-    from raysearch.search.experiment import best_trial
 
     name, spec_dict = local.name, saved["spec"]
     if not spec_dict.get("optuna_storage") and saved.get("study_url") not in (
@@ -149,5 +146,5 @@ def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored
     total = time.perf_counter() - t0
     say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} {total:.0f} s after "
         "the resume started")
-    best = best_trial(read_trials(p.spec.experiment), p.metric, p.mode)
+    best = best_of(read_trials(p.spec.experiment), p.metric, p.mode)
     return Resumed(name, False, ended, t3 - t0, t2 - t1, t3 - t2, total, best)

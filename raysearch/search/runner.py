@@ -23,9 +23,10 @@ from raysearch.errors import UserError
 from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
+from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.storage import check_shared_storage
-from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, join, read_trials
+from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, join
 from raysearch.search.strategy import check_strategy, strategy_label
 
 # Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
@@ -257,7 +258,7 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
             raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                             f"use 'raysearch resume {spec.name}', or another --name")
         first = objectives[0]
-        return Prepared(spec, space, base, first.name, first.mode, load_data(base, say),
+        return Prepared(spec, space, base, first.metric, first.mode, load_data(base, say),
                         objectives, lock)
     except BaseException:
         lock.release()
@@ -331,7 +332,7 @@ def build_trainable(p: Prepared) -> Any:
 
 
 def _metric_names(p: Prepared) -> list[str]:
-    return [o.name for o in p.objectives] or [p.metric]
+    return [o.metric for o in p.objectives] or [p.metric]
 
 
 def _max_concurrent(s: SearchSpec) -> int:
@@ -406,7 +407,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
 def write_spec(p: Prepared) -> None:
     p.spec.store().write_json(SPEC_FILE, {
         "spec": asdict(p.spec), "metric": p.metric, "mode": p.mode,
-        "objectives": [asdict(o) for o in p.objectives], "study_url": p.spec.study_url,
+        "objectives": [o.to_json() for o in p.objectives], "study_url": p.spec.study_url,
         "experiment_uri": p.spec.experiment_uri, "tune_experiment": p.spec.tune_experiment,
         "space": p.space.to_dict(), "base_config": p.base.to_dict(), "created": time.time(),
     })
@@ -419,10 +420,8 @@ def describe_strategy(s: SearchSpec) -> str:
 
 
 def run_search(p: Prepared, address: str | None = None,
-               say: Callable[[str], None] = print) -> dict[str, Any] | None:
+               say: Callable[[str], None] = print) -> TrialRecord | None:
     """Fit the Tuner; returns the best trial's record (or None if no trial reported)."""
-    from raysearch.search.experiment import best_trial
-
     if p.lock is None:
         p.lock = ExperimentLock(p.spec.experiment, p.spec.name)
         p.lock.acquire()
@@ -447,8 +446,7 @@ def run_search(p: Prepared, address: str | None = None,
     else:
         say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
             f"{elapsed:.0f} s")
-    trials = read_trials(p.spec.experiment)
-    return best_trial(trials, p.metric, p.mode)
+    return best_of(read_trials(p.spec.experiment), p.metric, p.mode)
 
 
 def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
@@ -456,7 +454,7 @@ def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
     if spec.time_budget_s and elapsed_s >= spec.time_budget_s:
         return f"time budget of {spec.time_budget_s:.0f} s reached"
     if spec.epoch_budget:
-        spent = sum(len(t["history"]) for t in read_trials(spec.experiment))
+        spent = sum(len(t.history) for t in read_trials(spec.experiment))
         if spent >= spec.epoch_budget:
             return f"epoch budget of {spec.epoch_budget} reached ({spent} epochs trained)"
     return None
@@ -465,14 +463,12 @@ def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
 def close_open_trials(spec: SearchSpec, reason: str) -> None:
     """Trials that a budget stopped mid-way: Tune tells no callback, so their records would stay
     RUNNING. They ended (their checkpoints count) and are marked so."""
-    from raysearch.search.recorder import TRIALS_FILE
-
     trials = read_trials(spec.experiment)
-    open_ = [t for t in trials if t["state"] in ("RUNNING", "PENDING")]
+    open_ = [t for t in trials if not t.ended]
     for t in open_:
-        t.update(state="TERMINATED", stopped_by_budget=True, end_reason=reason)
+        t.state, t.stopped_by_budget, t.end_reason = TrialState.TERMINATED, True, reason
     if open_:
-        spec.store().write_json(TRIALS_FILE, trials)
+        spec.store().write_json(TRIALS_FILE, trials_json(trials))
     _prune_running_study_trials(spec)
 
 
@@ -493,8 +489,8 @@ def _prune_running_study_trials(spec: SearchSpec) -> None:
 
 def finished_trials(spec: SearchSpec, say: Callable[[str], None] = print) -> bool:
     """Whether every trial of the search has ended; if not (Ctrl-C), says how to go on."""
-    trials = [t for t in read_trials(spec.experiment) if t["state"] != "LOST"]
-    ended = sum(t["state"] in ("TERMINATED", "ERROR") for t in trials)
+    trials = [t for t in read_trials(spec.experiment) if t.state != TrialState.LOST]
+    ended = sum(t.ended for t in trials)
     if ended >= spec.num_samples:
         return True
     say(f"{ended} of {spec.num_samples} trials ended; continue with: raysearch resume {spec.name}"

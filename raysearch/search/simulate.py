@@ -27,7 +27,7 @@ import numpy as np
 from raysearch.config import config_from_dict
 from raysearch.data import FaceData
 from raysearch.errors import UserError
-from raysearch.search.recorder import read_trials
+from raysearch.search.records import finite, read_trials
 from raysearch.search.runner import SPEC_FILE, Prepared, SearchSpec, build_tuner, write_spec
 from raysearch.search.space import METRICS, Param, SearchSpace, parse_space
 
@@ -113,14 +113,14 @@ class CurveTable:
         left_out = 0
         for folder in folders:
             for t in read_trials(Path(folder)):
-                hist = t.get("history", [])
-                complete = (len(hist) == epochs and t.get("state") == "TERMINATED"
-                            and all(isinstance(h.get(first["metric"]), (int, float)) for h in hist))
+                hist = t.history
+                complete = (len(hist) == epochs and t.finished_normally
+                            and all(finite(h.get(first["metric"])) for h in hist))
                 if not complete:
                     left_out += 1
                     continue
                 kept = [{k: h[k] for k in _REPLAYED if k in h} for h in hist]
-                curves.append(RecordedCurve(dict(t["params"]), kept, f"{folder}#{t['number']}"))
+                curves.append(RecordedCurve(dict(t.params), kept, f"{folder}#{t.number}"))
         space = parse_space(first["space"], where=str(folders[0]))
         return cls(space, first["metric"], first["mode"], epochs, first["base_config"], curves,
                    [str(f) for f in folders], left_out)

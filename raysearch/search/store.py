@@ -15,19 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from raysearch.search.records import TRIALS_FILE
+
 SPEC_FILE = "raysearch.json"
-TRIALS_FILE = "trials.json"
 RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", "optuna.db")
-ENDED = ("TERMINATED", "ERROR", "LOST")  # trial states that no longer change
-
-
-def read_trials(experiment: Path) -> list[dict[str, Any]]:
-    """The per-trial records of ``trials.json`` (empty before the first trial starts)."""
-    path = experiment / TRIALS_FILE
-    if not path.exists():
-        return []
-    trials: list[dict[str, Any]] = json.loads(path.read_text())
-    return trials
 
 
 def is_uri(path: str) -> bool:

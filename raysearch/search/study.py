@@ -26,6 +26,8 @@ import optuna
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
+from raysearch.search.records import finite
+
 log = logging.getLogger(__name__)
 
 STUDY_FILE = "optuna.db"
@@ -124,7 +126,7 @@ class StudySearch(OptunaSearch):
             return TrialState.PRUNED, None, f"diverged: {result.get('end_reason', '')}".strip()
         metrics = self.metric if self._multi() else [self.metric]
         values = [result.get(m) for m in metrics]
-        if not values or not all(_finite(v) for v in values):
+        if not values or not all(finite(v) for v in values):
             return TrialState.PRUNED, None, "ended without a finite result"
         epochs = int(result.get("training_iteration", 0))
         if epochs < self._max_t:
@@ -150,7 +152,3 @@ class StudySearch(OptunaSearch):
         # the sampler's random state is the snapshot's: without this, the trials asked after the
         # snapshot (lost with the driver) would be proposed again, configuration for configuration
         study.sampler.reseed_rng()
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -20,7 +20,7 @@ from raysearch.config import load_config
 from raysearch.data import load_faces
 from raysearch.inference import generate
 from raysearch.models import build_generator
-from raysearch.report.records import asha_rungs
+from raysearch.search.experiment import open_experiment
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 from raysearch.train.loop import validation_pairs
 from raysearch.train.samples import to_uint8
@@ -92,7 +92,7 @@ def test_plot_on_a_search_still_running(results: Path, tmp_path: Path) -> None:
     _check_png(out / "learning_curves.png")
     _check_png(out / "asha_rungs.png")
     assert not (out / "importance.png").exists()  # 2 ended trials: too few for fANOVA
-    assert "needs at least 3 ended trials" in html
+    assert "needs at least 3 trials that ran all their epochs" in html
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_multi_objective_search_gets_a_pareto_front(results: Path, tmp_path: Pat
     exp = tmp_path / "multi"
     shutil.copytree(results / NAME, exp, ignore=shutil.ignore_patterns("trial_*"))
     spec = json.loads((exp / "raysearch.json").read_text())
-    spec["objectives"] = ["val_psnr:max", "val_l1:min"]
+    spec["objectives"] = [{"metric": "val_psnr", "mode": "max"}, {"metric": "val_l1", "mode": "min"}]
     (exp / "raysearch.json").write_text(json.dumps(spec))
     main(["plot", str(exp), "--out", str(tmp_path / "out"), "--no-samples"])
     _check_png(tmp_path / "out" / "pareto.png")
@@ -108,8 +108,7 @@ def test_multi_objective_search_gets_a_pareto_front(results: Path, tmp_path: Pat
 
 @pytest.mark.slow
 def test_rungs_match_the_search(results: Path) -> None:
-    spec = json.loads((results / NAME / "raysearch.json").read_text())
-    assert asha_rungs(spec) == [1, 2]  # grace 1, reduction factor 2, 2 epochs
+    assert open_experiment(NAME, results).asha_rungs == [1, 2]  # grace 1, reduction factor 2, 2 epochs
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,25 +11,17 @@ import pytest
 
 from raysearch.report.importance import param_importances
 from raysearch.report.plots import pareto_mask, rung_counts
-from raysearch.report.records import Objective, asha_rungs, objectives
+from raysearch.search.experiment import Experiment, rung_epochs
+from raysearch.search.objectives import Objective
+from raysearch.search.records import TrialRecord, TrialState
 
 
-@pytest.mark.parametrize(("spec", "want"), [
-    ({"metric": "val_psnr", "mode": "max"}, [("val_psnr", "max")]),
-    ({"metric": "val_l1", "mode": "min"}, [("val_l1", "min")]),
-    ({"objectives": "val_psnr:max,val_ssim:max"}, [("val_psnr", "max"), ("val_ssim", "max")]),
-    ({"spec": {"objectives": ["val_psnr:max", "val_l1"]}}, [("val_psnr", "max"), ("val_l1", "min")]),
-    ({"objectives": [{"metric": "val_ssim", "mode": "maximize"}, ["val_l1", "min"]]},
-     [("val_ssim", "max"), ("val_l1", "min")]),
-    ({"objectives": {"val_psnr": "max", "val_l1_hole": "min"}},
-     [("val_psnr", "max"), ("val_l1_hole", "min")]),
-    ({"metric": ["val_psnr", "val_ssim"], "mode": ["max", "max"]},
-     [("val_psnr", "max"), ("val_ssim", "max")]),
-    ({"objectives": [], "metric": "val_ssim", "mode": "max"}, [("val_ssim", "max")]),
-])
-def test_objectives_are_read_from_every_layout(spec: dict[str, Any], want: list[tuple[str, str]]
-                                               ) -> None:
-    assert objectives(spec) == [Objective(m, d) for m, d in want]
+def test_objectives_are_read_as_the_driver_writes_them(tmp_path: Path) -> None:
+    one = Experiment(tmp_path, {"metric": "val_l1", "mode": "min", "spec": {}}, [])
+    assert one.objectives == [Objective("val_l1", "min")]
+    two = Objective("val_psnr", "max"), Objective("generator_params", "min")
+    spec = {"metric": "val_psnr", "mode": "max", "spec": {}, "objectives": [o.to_json() for o in two]}
+    assert Experiment(tmp_path, json.loads(json.dumps(spec)), []).objectives == list(two)
 
 
 @pytest.mark.parametrize(("epochs", "grace", "rf", "want"), [
@@ -37,17 +31,17 @@ def test_objectives_are_read_from_every_layout(spec: dict[str, Any], want: list[
 def test_rungs_are_where_ray_puts_them(epochs: int, grace: int, rf: int, want: list[int]) -> None:
     from ray.tune.schedulers import ASHAScheduler
 
-    spec = {"spec": {"grace_period": grace, "reduction_factor": rf},
-            "base_config": {"train": {"epochs": epochs}}}
     ray_rungs = ASHAScheduler(metric="m", mode="max", max_t=epochs, grace_period=grace,
                               reduction_factor=rf)._brackets[0]._rungs
-    assert asha_rungs(spec) == want == sorted(r for r, _ in ray_rungs)
+    assert rung_epochs(epochs, grace, rf) == want == sorted(r for r, _ in ray_rungs)
 
 
 def test_rung_counts_split_what_happened_at_each_rung() -> None:
-    trials = [{"epochs": 4, "state": "TERMINATED"}, {"epochs": 1, "state": "TERMINATED",
-              "stopped_early": True}, {"epochs": 2, "state": "RUNNING"},
-              {"epochs": 2, "state": "TERMINATED", "stopped_early": True}]
+    done, running = TrialState.TERMINATED, TrialState.RUNNING
+    trials = [TrialRecord("a", 0, epochs=4, state=done),
+              TrialRecord("b", 1, epochs=1, state=done, stopped_early=True),
+              TrialRecord("c", 2, epochs=2, state=running),
+              TrialRecord("d", 3, epochs=2, state=done, stopped_early=True)]
     marks, counts = rung_counts(trials, [1, 2, 4], 4)
     assert marks == [1, 2, 4]
     assert counts["stopped by ASHA here"] == [1, 1, 0]
@@ -61,20 +55,20 @@ def test_pareto_mask_keeps_the_non_dominated() -> None:
     assert pareto_mask(pts, ["max", "min"]).tolist() == [False, True, True, False, True]
 
 
-def _trial(number: int, psnr: float, lr: float, skip: bool, **extra: Any) -> dict[str, Any]:
-    return {"number": number, "state": "TERMINATED", "best": {"val_psnr": psnr},
-            "params": {"optim.lr_g": lr, "model.skip": skip, **extra}}
+def _trial(number: int, psnr: float, lr: float, skip: bool, **extra: Any) -> TrialRecord:
+    return TrialRecord(str(number), number, state=TrialState.TERMINATED, best={"val_psnr": psnr},
+                       params={"optim.lr_g": lr, "model.skip": skip, **extra})
 
 
-SPACE = {"space": {"parameters": {
+SPACE = {
     "optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
     "model.skip": {"type": "categorical", "choices": [True, False]},
-    "model.depth": {"type": "int", "low": 2, "high": 4, "when": {"model.skip": [True]}}}}}
+    "model.depth": {"type": "int", "low": 2, "high": 4, "when": {"model.skip": [True]}}}
 
 
 def test_importance_needs_enough_trials_and_says_so() -> None:
     found, note = param_importances(SPACE, [_trial(0, 20.0, 1e-3, True)], Objective("val_psnr", "max"))
-    assert found == {} and "at least 3 ended trials" in note and "1 so far" in note
+    assert found == {} and "at least 3 trials that ran all their epochs" in note and "1 so far" in note
 
 
 def test_importance_finds_the_parameter_that_matters() -> None:
@@ -85,8 +79,12 @@ def test_importance_finds_the_parameter_that_matters() -> None:
         skip = bool(rng.integers(2))
         extra = {"model.depth": int(rng.integers(2, 5))} if skip else {}
         trials.append(_trial(i, 20 + 4 * np.log10(lr) + 0.01 * skip, lr, skip, **extra))
-    trials.append({**_trial(99, 30.0, 0.5, True), "note": "outside the space: left out"})
-    trials.append({**_trial(98, 30.0, 1e-3, True), "state": "RUNNING"})  # not ended: left out
-    found, note = param_importances(SPACE, trials, Objective("val_psnr", "max"))
+    trials.append(_trial(99, 30.0, 0.5, True))  # outside the space: left out
+    running = _trial(98, 30.0, 1e-3, True)
+    running.state = TrialState.RUNNING  # not ended: left out
+    early = _trial(97, 40.0, 1e-4, True)
+    early.stopped_early = True  # a 1-epoch score by ASHA: not comparable, left out
+    found, note = param_importances(SPACE, [*trials, running, early], Objective("val_psnr", "max"))
     assert next(iter(found)) == "optim.lr_g" and found["optim.lr_g"] > 0.8
-    assert "24 ended trials" in note and "model.depth" in note  # conditional: left out
+    assert "24 trials that ran all their epochs" in note and "model.depth" in note  # conditional
+    assert "1 trials stopped early are left out" in note

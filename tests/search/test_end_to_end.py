@@ -40,34 +40,34 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
     exp = open_experiment("e2e", tmp_path / "results")
     assert not (exp.path / ".driver.lock").exists()  # the driver let go of the experiment
     assert len(exp.trials) == 5
-    assert all(t["state"] == "TERMINATED" for t in exp.trials)
-    stopped = [t for t in exp.trials if t["stopped_early"]]
+    assert all(t.state == "TERMINATED" for t in exp.trials)
+    stopped = [t for t in exp.trials if t.stopped_early]
     assert stopped, "ASHA stopped no trial"
-    assert all(t["epochs"] < 3 for t in stopped)
-    assert any(t["epochs"] == 3 for t in exp.trials)
+    assert all(t.epochs < 3 for t in stopped)
+    assert any(t.epochs == 3 for t in exp.trials)
     for t in exp.trials:  # conditional parameter present exactly when its condition holds
-        assert ("model.base_channels" in t["params"]) is t["params"]["model.skip"]
-        assert [h["epoch"] for h in t["history"]] == list(range(1, t["epochs"] + 1))
-    assert len({tuple(sorted(t["params"].items())) for t in exp.trials}) == 5
+        assert ("model.base_channels" in t.params) is t.params["model.skip"]
+        assert [h["epoch"] for h in t.history] == list(range(1, t.epochs + 1))
+    assert len({tuple(sorted(t.params.items())) for t in exp.trials}) == 5
     # the study, opened with Optuna itself: ASHA's stops are PRUNED with every epoch's value
     study = optuna.load_study(study_name="e2e", storage=exp.spec["study_url"])
     told = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
     for t in exp.trials:
-        assert told[t["trial_id"]].state.name == ("PRUNED" if t["stopped_early"] else "COMPLETE")
-        assert told[t["trial_id"]].intermediate_values == {
-            h["epoch"]: h["val_psnr"] for h in t["history"]}
+        assert told[t.trial_id].state.name == ("PRUNED" if t.stopped_early else "COMPLETE")
+        assert told[t.trial_id].intermediate_values == {
+            h["epoch"]: h["val_psnr"] for h in t.history}
 
     assert best is not None
-    assert best["best"]["val_psnr"] == max(t["best"]["val_psnr"] for t in exp.trials)
+    assert best.best["val_psnr"] == max(t.best["val_psnr"] for t in exp.trials)
     assert any("stopped early by ASHA" in ln for ln in lines)
     table = status_table(exp)
     assert "5/5 trials ended" in table and "ASHA stop" in table
 
     out = tmp_path / "best"
     pulled = pull_checkpoint(exp, out)
-    assert pulled["trial_id"] == best["trial_id"]
+    assert pulled.trial_id == best.trial_id
     state = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert state["epoch"] == best["best_checkpoint_epoch"] == best["best_epoch"]
+    assert state["epoch"] == best.best_checkpoint_epoch == best.best_epoch
     assert (out / "config.yaml").exists() and (out / "sample.png").stat().st_size > 0
 
 
@@ -81,8 +81,8 @@ def test_multi_worker_trial_through_torch_trainer(ray_local: None, tmp_path: Pat
     best = run_search(prepare_search(spec, check=validate_names, say=lambda _m: None),
                       say=lambda _m: None)
     exp = open_experiment("ddp", tmp_path / "results")
-    assert [t["state"] for t in exp.trials] == ["TERMINATED"]
-    assert best is not None and best["epochs"] == 2
-    assert "/train_runs/" in best["best_checkpoint"]  # written by Ray Train, passed to Tune
-    state = torch.load(Path(best["best_checkpoint"]) / "checkpoint.pt", weights_only=True)
-    assert state["epoch"] == best["best_epoch"]
+    assert [t.state for t in exp.trials] == ["TERMINATED"]
+    assert best is not None and best.epochs == 2
+    assert "/train_runs/" in best.best_checkpoint  # written by Ray Train, passed to Tune
+    state = torch.load(Path(best.best_checkpoint) / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == best.best_epoch

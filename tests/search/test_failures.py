@@ -60,30 +60,30 @@ def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
 
     exp = open_experiment("failures", spec.results)
     table = status_table(exp)
-    diverged = [t for t in exp.trials if t["params"][NAN] == 1]
-    healthy = [t for t in exp.trials if t["params"][NAN] == 0]
+    diverged = [t for t in exp.trials if t.params[NAN] == 1]
+    healthy = [t for t in exp.trials if t.params[NAN] == 0]
     assert len(exp.trials) == 4 and diverged and len(healthy) >= 2, table
     # the NaN trial ended as an error with its reason, was not retried, and the others finished
     for t in diverged:
-        assert t["state"] == "ERROR" and t["diverged"], table
-        assert "diverged" in t["error"] and "nan" in t["error"], t["error"]
-        assert t["retries"] == 0
-    assert all(t["state"] == "TERMINATED" for t in healthy), table
+        assert t.state == "ERROR" and t.diverged, table
+        assert "diverged" in t.error and "nan" in t.error, t.error
+        assert t.retries == 0
+    assert all(t.state == "TERMINATED" for t in healthy), table
     # the killed trial was retried once, from its checkpoint: its second run began at epoch 2
-    victim = next(t for t in exp.trials if t["trial_id"] == killed["trial"]["trial_id"])
-    assert victim["retries"] == 1, table
-    assert victim["state"] == "TERMINATED" and victim["epochs"] >= 2, table
-    assert [h["epoch"] for h in victim["history"]] == list(range(1, victim["epochs"] + 1))
-    assert [h["resumed_from_epoch"] for h in victim["history"]] == [0] + [1] * (victim["epochs"] - 1)
+    victim = next(t for t in exp.trials if t.trial_id == killed["trial"]["trial_id"])
+    assert victim.retries == 1, table
+    assert victim.state == "TERMINATED" and victim.epochs >= 2, table
+    assert [h["epoch"] for h in victim.history] == list(range(1, victim.epochs + 1))
+    assert [h["resumed_from_epoch"] for h in victim.history] == [0] + [1] * (victim.epochs - 1)
     # at most the best checkpoint plus the latest one are kept, and the records say which
     for t in exp.trials:
-        on_disk = sorted(p.name for p in Path(t["trial_dir"]).glob("checkpoint_*"))
-        assert len(on_disk) <= 2, (t["number"], on_disk)
-        assert sorted(Path(p).name for p in t["checkpoints"].values()) == on_disk
+        on_disk = sorted(p.name for p in Path(t.trial_dir).glob("checkpoint_*"))
+        assert len(on_disk) <= 2, (t.number, on_disk)
+        assert sorted(Path(p).name for p in t.checkpoints.values()) == on_disk
     # Optuna: the diverged trial is PRUNED with its reason (TPE learns from it), not COMPLETE
     study = optuna.load_study(study_name="failures", storage=exp.spec["study_url"])
     by_tune_id = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
     for t in diverged:
-        told = by_tune_id[t["trial_id"]]
+        told = by_tune_id[t.trial_id]
         assert told.state == optuna.trial.TrialState.PRUNED
         assert told.user_attrs["raysearch_end"].startswith("diverged: generator loss became nan")

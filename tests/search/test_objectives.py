@@ -60,14 +60,14 @@ def test_multi_objective_search_lists_its_pareto_set(tmp_path: Path, ray_local: 
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all(len(t.values) == 2 for t in complete)
     front = pareto_set(exp)
-    assert {t["trial_id"] for t in front} == {t.user_attrs["tune_trial_id"] for t in study.best_trials}
+    assert {t.trial_id for t in front} == {t.user_attrs["tune_trial_id"] for t in study.best_trials}
 
     capsys.readouterr()
     main(["best", "mo", "--results", results, "--pareto"])
     listed = capsys.readouterr().out.splitlines()[1:]
-    assert sorted(int(line.split()[0]) for line in listed) == sorted(t["number"] for t in front)
-    other = max(exp.trials, key=lambda t: t["number"])  # any trial, on the front or not
-    main(["best", "mo", "--results", results, "--trial", str(other["number"]),
+    assert sorted(int(line.split()[0]) for line in listed) == sorted(t.number for t in front)
+    other = max(exp.trials, key=lambda t: t.number)  # any trial, on the front or not
+    main(["best", "mo", "--results", results, "--trial", str(other.number),
           "--out", str(tmp_path / "pulled")])
     assert (tmp_path / "pulled" / "checkpoint.pt").is_file()
     assert f"trial {other['number']} " in capsys.readouterr().out

@@ -72,14 +72,14 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     assert "resuming 'killed'" in log
 
     final = open_experiment(name, results)
-    live = [t for t in final.trials if t["state"] != "LOST"]
+    live = [t for t in final.trials if t.state != "LOST"]
     # the requested number of trials, all ended, each configuration once
     assert len(live) == NUM_SAMPLES, status_table(final)
-    assert all(t["state"] == "TERMINATED" for t in live), status_table(final)
-    configs = [json.dumps(t["params"], sort_keys=True) for t in final.trials]
+    assert all(t.state == "TERMINATED" for t in live), status_table(final)
+    configs = [json.dumps(t.params, sort_keys=True) for t in final.trials]
     assert len(set(configs)) == len(configs), "a configuration ran twice"
     # trials that had finished were not touched
-    by_id = {t["trial_id"]: t for t in final.trials}
+    by_id = {t["trial_id"]: t for t in read_json(exp / "trials.json")}  # as written, to compare
     for tid, before in finished_at_kill.items():
         assert by_id[tid] == before
     # trials that were running went on from their last checkpoint, not from epoch 1
@@ -103,7 +103,7 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     assert [s.study_name for s in optuna.get_all_study_summaries(url)] == [name]
     study = optuna.load_study(study_name=name, storage=url)
     told = [t for t in study.trials if t.state != optuna.trial.TrialState.FAIL]
-    assert sorted(t.user_attrs["tune_trial_id"] for t in told) == sorted(t["trial_id"] for t in live)
+    assert sorted(t.user_attrs["tune_trial_id"] for t in told) == sorted(t.trial_id for t in live)
     for t in told:
         record = by_id[t.user_attrs["tune_trial_id"]]
         expected = optuna.trial.TrialState.PRUNED if record["stopped_early"] \

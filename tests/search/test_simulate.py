@@ -38,7 +38,8 @@ def write_experiment(folder: Path, rows: list[tuple[dict[str, Any], list[float]]
     base["train"]["epochs"] = epochs
     (folder / SPEC_FILE).write_text(json.dumps({"spec": {}, "metric": "val_psnr", "mode": "max",
                                                 "space": space or SPACE, "base_config": base}))
-    trials = [{"number": i, "params": params, "state": "TERMINATED", "epochs": len(values),
+    trials = [{"trial_id": f"t{i}", "number": i, "params": params, "state": "TERMINATED",
+               "epochs": len(values),
                "history": curve(values)} for i, (params, values) in enumerate(rows)]
     (folder / "trials.json").write_text(json.dumps(trials))
     return folder
@@ -104,14 +105,14 @@ def test_asha_stops_the_bad_curves(ray_local: None, table: CurveTable, tmp_path:
                     max_concurrent=1)  # one at a time: ASHA's rungs fill in a fixed order
     trials = read_trials(simulate_search(table, spec, seconds_per_epoch=0.01, say=lambda _m: None))
     assert len(trials) == 10
-    good = [t for t in trials if replayed(table, t["params"]) == GOOD]
-    bad = [t for t in trials if replayed(table, t["params"]) == BAD]
+    good = [t for t in trials if replayed(table, t.params) == GOOD]
+    bad = [t for t in trials if replayed(table, t.params) == BAD]
     assert good and bad and len(good) + len(bad) == len(trials)
     for t in trials:  # the reported values are the table's, epoch by epoch
-        assert [h["val_psnr"] for h in t["history"]] == replayed(table, t["params"])[: t["epochs"]]
-    assert all(t["epochs"] == EPOCHS and not t["stopped_early"] for t in good)
-    stopped = [t for t in bad if t["stopped_early"]]
-    assert stopped and all(t["epochs"] < EPOCHS for t in stopped)
+        assert [h["val_psnr"] for h in t.history] == replayed(table, t.params)[: t.epochs]
+    assert all(t.epochs == EPOCHS and not t.stopped_early for t in good)
+    stopped = [t for t in bad if t.stopped_early]
+    assert stopped and all(t.epochs < EPOCHS for t in stopped)
 
 
 @pytest.mark.slow
@@ -122,8 +123,8 @@ def test_tpe_and_random_samplers_differ(ray_local: None, tmp_path: Path) -> None
         spec = sim_spec(tmp_path, sampler, sampler=sampler, scheduler="none", num_samples=12, seed=2,
                         startup_trials=3, max_concurrent=1)
         trials = read_trials(simulate_search(table, spec, seconds_per_epoch=0.0, say=lambda _m: None))
-        proposals[sampler] = [t["params"] for t in trials]
-        assert all(t["epochs"] == EPOCHS for t in trials)  # no early stopping
+        proposals[sampler] = [t.params for t in trials]
+        assert all(t.epochs == EPOCHS for t in trials)  # no early stopping
     # TPE's start-up proposals are its own seeded random sampler's: the same as random search's
     assert proposals["tpe"][:3] == proposals["random"][:3]
     assert proposals["tpe"][3:] != proposals["random"][3:]
@@ -142,10 +143,10 @@ def test_every_strategy_spends_the_same_budget(ray_local: None, table: CurveTabl
     assert set(runs) == {s.label for s in STRATEGIES}
     for label, (folder,) in runs.items():
         trials = read_trials(folder)
-        spent = sum(len(t["history"]) for t in trials)
+        spent = sum(len(t.history) for t in trials)
         if Strategy.parse(label).scheduler == "none":
             assert len(trials) == 3 and spent == 3 * EPOCHS
         else:  # ASHA runs more, shorter trials until the budget is spent (one epoch may overrun)
             assert 3 * EPOCHS <= spent <= 3 * EPOCHS + 1
             assert len(trials) > 3
-        assert all("reported_at" in h for t in trials for h in t["history"])
+        assert all("reported_at" in h for t in trials for h in t.history)

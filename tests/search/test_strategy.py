@@ -86,14 +86,14 @@ def test_random_search_without_early_stopping_then_a_budget(ray_local: None, tmp
     fifo = SearchSpec(name="fifo", sampler="random", scheduler="none", num_samples=3, **common)
     run_search(prepare_search(fifo, say=lines.append), say=lines.append)
     trials = open_experiment("fifo", tmp_path / "results").trials
-    assert len(trials) == 3 and all(t["epochs"] == 2 and not t["stopped_early"] for t in trials)
-    assert len({tuple(sorted(t["params"].items())) for t in trials}) == 3
+    assert len(trials) == 3 and all(t.epochs == 2 and not t.stopped_early for t in trials)
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 3
     assert any("random search + no early stopping" in ln for ln in lines)
 
     budget = SearchSpec(name="budget", num_samples=20, epoch_budget=3, **common)  # TPE + ASHA
     run_search(prepare_search(budget, say=lines.append), say=lines.append)
     trials = open_experiment("budget", tmp_path / "results").trials
-    spent = sum(len(t["history"]) for t in trials)
+    spent = sum(len(t.history) for t in trials)
     assert 3 <= spent <= 4  # the budget ends the search; a trial running beside may add one
     assert len(trials) < 20
 
@@ -108,11 +108,11 @@ def test_time_budget_ends_the_search_and_keeps_what_finished(ray_local: None, tm
     best = run_search(prepare_search(spec, say=lines.append), say=lines.append)
     trials = open_experiment("timed", tmp_path / "results").trials
     assert 1 <= len(trials) < 200  # 200 trials of 3 epochs cannot fit in 20 s here
-    assert best is not None and best["best_checkpoint"]
+    assert best is not None and best.best_checkpoint
     assert any("at most 20 s" in ln for ln in lines)
     assert any("time budget of 20 s reached" in ln for ln in lines)
     # trials the budget cut short are ended in the records and PRUNED in the study, not RUNNING
-    assert all(t["state"] in ("TERMINATED", "ERROR") for t in trials)
+    assert all(t.state in ("TERMINATED", "ERROR") for t in trials)
     study = open_study(spec.study_url, "timed")
     states = {t.state for t in study.get_trials(deepcopy=False)}
     assert optuna.trial.TrialState.RUNNING not in states

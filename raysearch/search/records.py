@@ -1,0 +1,141 @@
+"""A trial's record, as ``trials.json`` keeps it: typed, like Optuna's ``FrozenTrial``.
+
+The driver's recorder (``recorder.py``, a Tune callback) writes these; every reader (``status``,
+``best``, the report, ``export``, ``simulate``, the benchmarks) gets them from ``read_trials``,
+which needs no Ray. The file stays plain JSON, one object per trial, so a user can read it with
+``jq`` or pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from raysearch.errors import UserError
+
+TRIALS_FILE = "trials.json"
+
+
+def finite(v: Any) -> TypeGuard[float]:
+    """A real number that is not NaN or infinite (bools are not numbers here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class TrialState(enum.StrEnum):
+    """Where a trial is. The three ended states never change again."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    TERMINATED = "TERMINATED"  # ran all its epochs, or an early stop (ASHA, the epoch budget)
+    ERROR = "ERROR"  # failed past its retries, or diverged
+    LOST = "LOST"  # started after Tune's last snapshot before a driver kill; another replaced it
+
+    @property
+    def ended(self) -> bool:
+        return self in ENDED
+
+
+ENDED = frozenset({TrialState.TERMINATED, TrialState.ERROR, TrialState.LOST})
+
+
+@dataclass
+class TrialRecord:
+    """One trial: what was sampled, what happened, what it scored and where its checkpoints are."""
+
+    trial_id: str
+    number: int  # order of creation, which is the order Optuna proposed the trials in
+    params: dict[str, Any] = field(default_factory=dict)
+    state: TrialState = TrialState.PENDING
+    epochs: int = 0  # epochs reported so far
+    last: dict[str, float] = field(default_factory=dict)  # metrics of the latest epoch
+    best: dict[str, float] = field(default_factory=dict)  # metrics of the best epoch so far
+    best_epoch: int | None = None
+    history: list[dict[str, float]] = field(default_factory=list)  # {"epoch", metrics, "reported_at"}
+    checkpoints: dict[str, str] = field(default_factory=dict)  # epoch (as text) -> path
+    best_checkpoint: str | None = None
+    best_checkpoint_epoch: int | None = None
+    stopped_early: bool = False  # by ASHA
+    stopped_by_budget: bool = False  # by the search's epoch budget
+    end_reason: str | None = None
+    diverged: bool = False
+    error: str | None = None
+    retries: int = 0
+    last_failure: str | None = None
+    failures: list[dict[str, Any]] = field(default_factory=list)  # {"epochs", "node_id", ...}
+    rerun_epochs: int = 0  # epochs trained twice after a resume from an older checkpoint
+    trial_dir: str | None = None
+    pid: int | None = None
+    node_ip: str | None = None
+    node_id: str | None = None
+    node_name: str | None = None
+    nodes: list[dict[str, Any]] = field(default_factory=list)  # {"node_id", "node_name", "from_epoch"}
+    worker_nodes: list[dict[str, Any]] = field(default_factory=list)  # {"rank", "node_id", "node_name"}
+
+    @property
+    def ended(self) -> bool:
+        return self.state.ended
+
+    @property
+    def finished_normally(self) -> bool:
+        """Ran to the end, or was stopped early on purpose (not failed, not lost)."""
+        return self.state == TrialState.TERMINATED
+
+    @property
+    def stopped_by_asha(self) -> bool:
+        return self.stopped_early and self.state == TrialState.TERMINATED
+
+    def value(self, metric: str) -> float | None:
+        """The metric at the trial's best epoch (the latest one if that has none), if finite."""
+        for where in (self.best, self.last):
+            v = where.get(metric)
+            if finite(v):
+                return float(v)
+        return None
+
+    def curve(self, metric: str) -> tuple[list[int], list[float]]:
+        """(epochs, values) of one metric over the recorded epochs, where it was finite."""
+        pts = [(int(h["epoch"]), float(h[metric])) for h in self.history if finite(h.get(metric))]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"state": str(self.state)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialRecord:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in data.items() if k in known}
+        return cls(**kept | {"state": TrialState(data.get("state", "PENDING"))})
+
+
+def read_trials(experiment: Path) -> list[TrialRecord]:
+    """The records of ``experiment/trials.json`` (none before the first trial starts)."""
+    path = Path(experiment) / TRIALS_FILE
+    if not path.exists():
+        return []
+    try:
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, list):
+            raise TypeError(f"a JSON list of trials, not {type(raw).__name__}")
+        return [TrialRecord.from_json(t) for t in raw]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a list of trial records as raysearch writes them "
+                        f"({str(e)[:200]})") from None
+
+
+def best_of(trials: list[TrialRecord], metric: str, mode: str, *,
+            with_checkpoint: bool = True) -> TrialRecord | None:
+    """The trial with the best recorded value of ``metric`` (with a checkpoint, by default)."""
+    sign = 1.0 if mode == "max" else -1.0
+    scored = [(sign * v, t) for t in trials if (v := t.value(metric)) is not None
+              and (t.best_checkpoint or not with_checkpoint)]
+    return max(scored, key=lambda st: st[0])[1] if scored else None
+
+
+def trials_json(trials: list[TrialRecord]) -> list[dict[str, Any]]:
+    """What ``trials.json`` holds: the records in trial-number order, as plain JSON objects."""
+    return [t.to_json() for t in sorted(trials, key=lambda t: t.number)]
