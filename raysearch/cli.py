@@ -215,7 +215,13 @@ def train(config_path: Path | None, out: Path, sets: tuple[str, ...]) -> None:
     cfg = load_config(config_path) if config_path else Config()
     cfg = cfg.with_overrides(_parse_sets(sets), where="--set")
     validate_names(cfg)
-    metrics = train_loop(cfg, out, log=_say)
+    from raysearch.errors import DivergedError
+
+    try:
+        metrics = train_loop(cfg, out, checkpoint_dir=out / "checkpoints", log=_say)
+    except DivergedError as e:
+        raise UserError(f"training diverged: {e}; lower optim.lr_g / optim.lr_d or the loss "
+                        f"weights (the epochs before it are in {out / 'checkpoints'})") from None
     click.echo(f"done: val_psnr {metrics['val_psnr']:.3f} val_ssim {metrics['val_ssim']:.4f}; "
                f"checkpoints in {out / 'checkpoints'}")
 

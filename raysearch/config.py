@@ -120,7 +120,6 @@ class TrainConfig:
     # decay of an exponential moving average of the generator's weights (0 = off; e.g. 0.999):
     # the average is what validation scores, checkpoints hold and ``best`` hands back
     ema: float = 0.0
-    inject_nan_at_epoch: int = 0  # testing aid: >0 makes the loss NaN in that epoch (0 = off)
 
 
 @dataclass
@@ -308,7 +307,6 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(t.device in ("auto", "cpu", "cuda"), where,
              f"train.device must be auto, cpu or cuda; got {t.device!r}")
     _require(t.checkpoint_every >= 1, where, "train.checkpoint_every must be at least 1")
-    _require(t.inject_nan_at_epoch >= 0, where, "train.inject_nan_at_epoch must be >= 0 (0 = off)")
     _require(0.0 <= t.ema < 1.0, where, f"train.ema must be a decay in [0, 1) (0 = off), got {t.ema}")
 
 

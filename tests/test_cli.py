@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,33 @@ def test_validation_and_trials_share_one_config(tmp_path: Path) -> None:
     assert (base.mask.kind, base.data.image_size) == ("rect", 64)
     trial = trial_config(base.to_dict(), {"optim.lr_g": 1e-4})
     assert (trial.mask.kind, trial.data.image_size, trial.optim.lr_g) == ("rect", 64, 1e-4)
+
+
+def test_a_diverging_train_run_is_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                 ) -> None:
+    tiny = str(Path(__file__).parent / "tiny_train.yaml")
+    code, out = run_cli(["train", "--config", tiny, "--out", str(tmp_path / "run"),
+                         "--set", "loss.l1_hole=1e308"], capsys)
+    assert code == 2 and "Traceback" not in out
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    assert "training diverged: generator loss became inf at epoch 1, step 0" in line
+
+
+def test_corrupt_records_are_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    exp = tmp_path / "broken"
+    exp.mkdir()
+    (exp / "raysearch.json").write_text("{not json")
+    code, out = run_cli(["status", "broken", "--results", str(tmp_path)], capsys)
+    assert code == 2 and out.startswith("error:") and "raysearch.json: not valid JSON" in out
+    (exp / "raysearch.json").write_text("{}")
+    code, out = run_cli(["best", "broken", "--results", str(tmp_path), "--out", str(tmp_path / "o")],
+                        capsys)
+    assert code == 2 and "raysearch.json: not an experiment record" in out
+    (exp / "raysearch.json").write_text(json.dumps({"spec": {"name": "broken", "num_samples": 1},
+                                                    "metric": "val_psnr", "mode": "max"}))
+    for bad in ("[{]", "{}", '[{"number": 0}]'):
+        (exp / "trials.json").write_text(bad)
+        code, out = run_cli(["status", "broken", "--results", str(tmp_path)], capsys)
+        assert code == 2 and "trials.json: not a list of trial records" in out, (bad, out)
+        assert "Traceback" not in out

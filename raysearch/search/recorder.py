@@ -19,9 +19,15 @@ from raysearch.metrics import validation_modes
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, finite, read_trials, trials_json
 from raysearch.search.store import RecordStore
 
-_KEPT_METRICS = (*validation_modes(), "train_loss_g", "train_loss_d", "images_per_s",
-                 "train_time_s", "epoch_time_s", "time_total_s", "generator_params",
-                 "resumed_from_epoch")
+# what a record keeps of each result: every validation metric, every training term the loop
+# logged (train_g_*, train_d_*), and the timings
+_KEPT_METRICS = (*validation_modes(), "images_per_s", "train_time_s", "epoch_time_s",
+                 "time_total_s", "generator_params", "resumed_from_epoch")
+
+
+def _kept_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items()
+            if k in _KEPT_METRICS or (k.startswith(("train_g_", "train_d_")) and finite(v))}
 
 
 class TrialRecorder(Callback):
@@ -97,7 +103,7 @@ class TrialRecorder(Callback):
         epoch = int(result.get("training_iteration", rec.epochs + 1))
         if epoch <= rec.epochs:  # resumed from an older checkpoint: this epoch is paid twice
             rec.rerun_epochs += 1
-        kept = {k: result[k] for k in _KEPT_METRICS if k in result}
+        kept = _kept_metrics(result)
         rec.state, rec.epochs, rec.last = TrialState.RUNNING, epoch, kept
         rec.node_ip, rec.pid = result.get("node_ip"), result.get("pid")
         _record_node(rec, result)

@@ -1,17 +1,18 @@
 """The GAN training loop: one plain function that knows nothing of Ray.
 
-``train(cfg, run_dir, report=...)`` trains one configuration. After each epoch it validates on the
-fixed validation pairs and calls ``report(metrics, checkpoint_dir)``; the launcher decides what a
-report means (print it, hand it to Ray Tune, or to Ray Train). When ``torch.distributed`` is
-initialised (Ray Train's TorchTrainer does that), each rank trains on its shard of every batch and
-gradients are averaged across ranks after each backward pass.
+``train(cfg, run_dir, report=...)`` trains one configuration. Each step runs the critic phase, then
+the generator phase (``phases.GanPhases``); after each epoch it validates on the fixed validation
+pairs and calls ``report(metrics, checkpoint_dir)``: the launcher decides what a report means
+(print it, hand it to Ray Tune, or to Ray Train). ``abort()`` is asked after every step, as
+stylegan3's ``abort_fn`` is. When ``torch.distributed`` is initialised (Ray Train's TorchTrainer
+does that), each rank trains on its shard of every batch and gradients are averaged across ranks
+after each backward pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -26,13 +27,12 @@ from torch import nn
 
 from raysearch.config import Config, save_config
 from raysearch.data import FaceData, load_faces
-from raysearch.errors import DivergedError
-from raysearch.losses import ADVERSARIAL, ContentLoss, require_vgg_weights
+from raysearch.losses import require_vgg_weights
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
 from raysearch.models import build_critic, build_generator, count_parameters
 from raysearch.train.checkpoint import load_checkpoint, save_checkpoint
-from raysearch.train.ema import GeneratorEMA
+from raysearch.train.phases import Dist, GanPhases, LossHook, broadcast_parameters, check_finite
 from raysearch.train.samples import save_sample_grid
 
 Reporter = Callable[[dict[str, float], "Path | None"], None]
@@ -40,16 +40,11 @@ Reporter = Callable[[dict[str, float], "Path | None"], None]
 VAL_MASK_SEED = 7919  # with data.seed: the fixed validation holes, the same for every trial
 
 
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
+@dataclass(frozen=True)
+class TrainHooks:
+    """Seams for tests, passed in code, never set from a config file or the command line."""
 
-    @classmethod
-    def current(cls) -> Dist:
-        if dist.is_available() and dist.is_initialized():
-            return cls(dist.get_rank(), dist.get_world_size())
-        return cls()
+    generator_loss: LossHook | None = None  # e.g. make the loss NaN at some step: a divergence
 
 
 def pick_device(name: str) -> torch.device:
@@ -80,35 +75,11 @@ def validation_pairs(cfg: Config, data: FaceData, device: torch.device
     return to_tensor(data.val[:n], device), torch.from_numpy(masks).to(device)
 
 
-def _average_gradients(module: nn.Module, world: int) -> None:
-    """Data-parallel step: one all-reduce of the flattened gradients, divided by the world size."""
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if world == 1 or not grads:
-        return
-    flat = torch.cat([g.flatten() for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset : offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
-def _broadcast_parameters(module: nn.Module) -> None:
-    for t in list(module.parameters()) + list(module.buffers()):
-        dist.broadcast(t.data, src=0)
-
-
 def _batches(n: int, batch: int, rng: np.random.Generator, ddp: Dist) -> Iterator[np.ndarray]:
     """Shuffled global batches (same order on every rank), each rank taking its own slice."""
     order = rng.permutation(n)
     for start in range(0, n - batch + 1, batch):
         yield order[start : start + batch][ddp.rank :: ddp.world]
-
-
-def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
-    if not math.isfinite(value):
-        raise DivergedError(f"{what} became {value} at epoch {epoch}, step {step}")
 
 
 def adv_weight(cfg: Config, epoch: int, progress: float) -> float:
@@ -141,12 +112,17 @@ def validate(generator: nn.Module, images: torch.Tensor, masks: torch.Tensor, ba
 
 
 def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
-          report: Reporter | None = None, resume_from: Path | None = None,
-          log: Callable[[str], None] | None = None) -> dict[str, float]:
-    """Train one configuration; returns the last epoch's metrics.
+          report: Reporter | None = None, checkpoint_dir: Path | None = None,
+          resume_from: Path | None = None, abort: Callable[[], bool] | None = None,
+          log: Callable[[str], None] | None = None, hooks: TrainHooks | None = None
+          ) -> dict[str, float]:
+    """Train one configuration; returns the last finished epoch's metrics.
 
-    Without ``report``, checkpoints are kept under ``run_dir/checkpoints``; with it, each is
-    written to a temporary folder that exists only while ``report`` runs.
+    Checkpoints (every ``train.checkpoint_every`` epochs and the last): into
+    ``checkpoint_dir/epoch_NNNN``, kept, when ``checkpoint_dir`` is given; otherwise into a
+    temporary folder that exists only while ``report`` runs (Tune and Train copy it), and not at
+    all without ``report``. ``abort()`` returning True ends training after the current step,
+    without validating or reporting the unfinished epoch.
     """
     ddp = Dist.current()
     device = pick_device(cfg.train.device)
@@ -162,29 +138,11 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     data = data if data is not None else load_faces(cfg.data)
     generator = build_generator(cfg).to(device)
     critic = build_critic(cfg).to(device)
-    adversarial = ADVERSARIAL.get(cfg.loss.adversarial)(cfg.loss)
-    content = ContentLoss(cfg.loss).to(device)
-    betas = (cfg.optim.beta1, cfg.optim.beta2)
-    opt_g = torch.optim.Adam(generator.parameters(), cfg.optim.lr_g, betas)
-    opt_d = torch.optim.Adam(critic.parameters(), cfg.optim.lr_d, betas)
-
-    start_epoch = 1
     if ddp.world > 1:
-        _broadcast_parameters(generator)
-        _broadcast_parameters(critic)
-    ema = GeneratorEMA(generator, cfg.train.ema) if cfg.train.ema > 0 else None
-    if resume_from is not None:
-        state = load_checkpoint(resume_from, device)
-        # with an EMA, "generator" is the average (what inference loads), "generator_live" the
-        # weights being trained
-        generator.load_state_dict(state.get("generator_live", state["generator"]))
-        if ema is not None:
-            ema.load_state_dict(state["generator"], int(state.get("ema_updates", 0)))
-        critic.load_state_dict(state["critic"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        start_epoch = int(state["epoch"]) + 1
-    scored = ema.model if ema is not None else generator  # what validation and checkpoints use
+        broadcast_parameters(generator)
+        broadcast_parameters(critic)
+    gan = GanPhases(cfg, generator, critic, device, ddp)
+    start_epoch = 1 if resume_from is None else _restore(gan, resume_from, device) + 1
 
     train_images = to_tensor(data.train, device)
     val_images, val_masks = validation_pairs(cfg, data, device)
@@ -197,66 +155,42 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     say = log if (log is not None and ddp.rank == 0) else (lambda _msg: None)
     say(f"{len(data.train)} training / {len(val_images)} validation faces at "
         f"{cfg.data.image_size}px; generator {params:,} parameters; device {device}")
+    hook = hooks.generator_loss if hooks is not None else None
+    stop = abort or (lambda: False)
 
     metrics: dict[str, float] = {}
     train_time = 0.0
     for epoch in range(start_epoch, cfg.train.epochs + 1):
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])
-        sums = {"loss_g": 0.0, "loss_d": 0.0, "l1": 0.0, "wdist": 0.0}
         # two-stage training: reconstruction alone first, then the critic and adversarial term
         # join (no critic at all when the adversarial weight is 0: it would change nothing)
         adversarial_on = epoch > cfg.loss.recon_only_epochs and cfg.loss.adv_weight > 0
         steps_per_epoch = max(len(train_images) // batch, 1)
-        loss_d = torch.zeros(())
-        logs: dict[str, float] = {}
+        sums: dict[str, float] = {}
         steps = seen = 0
         for step, idx in enumerate(_batches(len(train_images), batch, rng, ddp)):
             real = train_images[torch.from_numpy(idx).to(device)]
             mask = bank[torch.from_numpy(rng.integers(0, len(bank), len(idx))).to(device)]
-            out = generator(real * (1 - mask), mask)
-            outs = out if isinstance(out, tuple) else (out,)
-            fake = composite(outs[-1], real, mask)
-
+            outs, fake = gan.forward(real, mask)
+            logs: dict[str, float] = {}
             for _ in range(cfg.optim.critic_steps if adversarial_on else 0):
-                loss_d, logs = adversarial.critic_loss(critic, real, fake.detach(), mask)
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                _average_gradients(critic, ddp.world)
-                opt_d.step()
-                adversarial.after_critic_step(critic)
-            _check_finite(loss_d.item(), "critic loss", epoch, step)
-
-            loss_g, terms = content(outs, real, mask)
-            if adversarial_on:
-                for p in critic.parameters():
-                    p.requires_grad_(False)
-                adv = adversarial.generator_loss(critic, fake, mask)
-                for p in critic.parameters():
-                    p.requires_grad_(True)
-                loss_g = loss_g + adv_weight(cfg, epoch, step / steps_per_epoch) * adv
-            if epoch == cfg.train.inject_nan_at_epoch:  # testing aid: a real divergence path
-                loss_g = loss_g * float("nan")
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            _average_gradients(generator, ddp.world)
-            opt_g.step()
-            _check_finite(loss_g.item(), "generator loss", epoch, step)
-            if ema is not None:
-                ema.update(generator)
-
-            sums["loss_g"] += loss_g.item()
-            sums["loss_d"] += loss_d.item()
-            sums["wdist"] += logs.get("wdist", 0.0)
-            for k, v in terms.items():
+                logs = gan.critic_step(real, fake, mask)  # the last critic step's terms are logged
+                check_finite(logs["d_loss"], "critic loss", epoch, step)
+            weight = adv_weight(cfg, epoch, step / steps_per_epoch) if adversarial_on else 0.0
+            logs |= gan.generator_step(outs, fake, real, mask, weight, where=(epoch, step), hook=hook)
+            for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + v
             steps += 1
             seen += len(idx)
+            if stop():
+                say(f"aborted in epoch {epoch} after {steps} steps")
+                return metrics
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         fit_time = time.perf_counter() - t0
 
-        val, comps = validate(scored, val_images, val_masks, max(batch, 64)) if ddp.rank == 0 \
+        val, comps = validate(gan.scored, val_images, val_masks, max(batch, 64)) if ddp.rank == 0 \
             else ({}, None)
         epoch_time = time.perf_counter() - t0
         train_time += epoch_time
@@ -281,23 +215,41 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
                 f.write(json.dumps(metrics) + "\n")
 
         save_now = epoch % cfg.train.checkpoint_every == 0 or epoch == cfg.train.epochs
-        ckpt_dir: Path | None = None
-        if save_now and ddp.rank == 0:
-            if report is None:
-                ckpt_dir = run_dir / "checkpoints" / f"epoch_{epoch:04d}"
-            else:
-                ckpt_dir = Path(tempfile.mkdtemp(prefix="raysearch-ckpt-"))
-            state = {"generator": scored.state_dict(), "critic": critic.state_dict(),
-                     "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "epoch": epoch}
-            if ema is not None:
-                state |= {"generator_live": generator.state_dict(), "ema_updates": ema.updates}
-            save_checkpoint(ckpt_dir, state, cfg, metrics)
+        temporary = checkpoint_dir is None
+        ckpt: Path | None = None
+        if save_now and ddp.rank == 0 and (report is not None or not temporary):
+            ckpt = Path(tempfile.mkdtemp(prefix="raysearch-ckpt-")) if checkpoint_dir is None \
+                else Path(checkpoint_dir) / f"epoch_{epoch:04d}"
+            _save(gan, ckpt, cfg, metrics, epoch)
             if cfg.train.sample_grid and comps is not None:
-                save_sample_grid(ckpt_dir / "sample.png", val_images, val_masks, comps)
+                save_sample_grid(ckpt / "sample.png", val_images, val_masks, comps)
         if report is not None:
             try:
-                report(metrics, ckpt_dir)
+                report(metrics, ckpt)
             finally:
-                if ckpt_dir is not None:
-                    shutil.rmtree(ckpt_dir, ignore_errors=True)
+                if ckpt is not None and temporary:
+                    shutil.rmtree(ckpt, ignore_errors=True)
     return metrics
+
+
+def _save(gan: GanPhases, folder: Path, cfg: Config, metrics: dict[str, float], epoch: int) -> None:
+    """What resume needs (both nets, both optimisers, the EMA) and what inference loads."""
+    state = {"generator": gan.scored.state_dict(), "critic": gan.critic.state_dict(),
+             "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(), "epoch": epoch}
+    if gan.ema is not None:
+        state |= {"generator_live": gan.generator.state_dict(), "ema_updates": gan.ema.updates}
+    save_checkpoint(folder, state, cfg, metrics)
+
+
+def _restore(gan: GanPhases, folder: Path, device: torch.device) -> int:
+    """Load a checkpoint into the phases; returns the epoch it was saved after."""
+    state = load_checkpoint(folder, device)
+    # with an EMA, "generator" is the average (what inference loads), "generator_live" the
+    # weights being trained
+    gan.generator.load_state_dict(state.get("generator_live", state["generator"]))
+    if gan.ema is not None:
+        gan.ema.load_state_dict(state["generator"], int(state.get("ema_updates", 0)))
+    gan.critic.load_state_dict(state["critic"])
+    gan.opt_g.load_state_dict(state["opt_g"])
+    gan.opt_d.load_state_dict(state["opt_d"])
+    return int(state["epoch"])

@@ -55,8 +55,12 @@ def test_pareto_mask_keeps_the_non_dominated() -> None:
     assert pareto_mask(pts, ["max", "min"]).tolist() == [False, True, True, False, True]
 
 
-def _trial(number: int, psnr: float, lr: float, skip: bool, **extra: Any) -> TrialRecord:
-    return TrialRecord(str(number), number, state=TrialState.TERMINATED, best={"val_psnr": psnr},
+def _trial(number: int, psnr: float, lr: float, skip: bool, epochs: int = 2,
+           stopped_early: bool = False, **extra: Any) -> TrialRecord:
+    """An ended trial whose objective climbs to ``psnr`` at its last epoch."""
+    history = [{"epoch": e, "val_psnr": psnr - (epochs - e)} for e in range(1, epochs + 1)]
+    return TrialRecord(str(number), number, state=TrialState.TERMINATED, epochs=epochs,
+                       history=history, best={"val_psnr": psnr}, stopped_early=stopped_early,
                        params={"optim.lr_g": lr, "model.skip": skip, **extra})
 
 
@@ -68,7 +72,7 @@ SPACE = {
 
 def test_importance_needs_enough_trials_and_says_so() -> None:
     found, note = param_importances(SPACE, [_trial(0, 20.0, 1e-3, True)], Objective("val_psnr", "max"))
-    assert found == {} and "at least 3 trials that ran all their epochs" in note and "1 so far" in note
+    assert found == {} and "at least 3 ended trials" in note and "1 so far" in note
 
 
 def test_importance_finds_the_parameter_that_matters() -> None:
@@ -82,9 +86,22 @@ def test_importance_finds_the_parameter_that_matters() -> None:
     trials.append(_trial(99, 30.0, 0.5, True))  # outside the space: left out
     running = _trial(98, 30.0, 1e-3, True)
     running.state = TrialState.RUNNING  # not ended: left out
-    early = _trial(97, 40.0, 1e-4, True)
-    early.stopped_early = True  # a 1-epoch score by ASHA: not comparable, left out
+    early = _trial(97, 40.0, 1e-4, True, epochs=1, stopped_early=True)
     found, note = param_importances(SPACE, [*trials, running, early], Objective("val_psnr", "max"))
     assert next(iter(found)) == "optim.lr_g" and found["optim.lr_g"] > 0.8
-    assert "24 trials that ran all their epochs" in note and "model.depth" in note  # conditional
-    assert "1 trials stopped early are left out" in note
+    # the 1-epoch score of the ASHA-stopped trial is not ranked against 2-epoch ones
+    assert "24 ended trials at epoch 2" in note and "model.depth" in note  # conditional: left out
+    assert "2 ended trials left out" in note  # the early stop, and the one outside the space
+
+
+def test_importance_compares_trials_at_the_epoch_enough_of_them_reached() -> None:
+    """Most trials stopped by ASHA at epoch 1: fANOVA weighs everyone's epoch-1 value."""
+    rng = np.random.default_rng(1)
+    trials = []
+    for i in range(12):
+        lr = float(10 ** rng.uniform(-4, -2))
+        full = i < 2
+        trials.append(_trial(i, 20 + 4 * np.log10(lr), lr, bool(i % 2), epochs=4 if full else 1,
+                             stopped_early=not full))
+    found, note = param_importances(SPACE, trials, Objective("val_psnr", "max"))
+    assert "12 ended trials at epoch 1" in note and next(iter(found)) == "optim.lr_g"

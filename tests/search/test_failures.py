@@ -15,7 +15,8 @@ from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 from tests.search.survive_helpers import read_json, wait_for, write_space
 
-NAN = "train.inject_nan_at_epoch"
+NAN = "loss.l1_hole"  # 1e308 overflows the loss in the first step: a real divergence
+HEALTHY, OVERFLOW = 6.0, 1.0e308
 
 
 def _kill_first_healthy_trial(trials_json: Path, killed: dict) -> None:
@@ -24,7 +25,7 @@ def _kill_first_healthy_trial(trials_json: Path, killed: dict) -> None:
     def target() -> dict | None:
         for t in read_json(trials_json) or []:
             # Tune has registered the epoch's checkpoint (it does so after the result itself)
-            if t["params"].get(NAN) == 0 and t["state"] == "RUNNING" and t["epochs"] == 1 \
+            if t["params"].get(NAN) == HEALTHY and t["state"] == "RUNNING" and t["epochs"] == 1 \
                     and "1" in t["checkpoints"]:
                 return t
         return None
@@ -41,13 +42,13 @@ def _kill_first_healthy_trial(trials_json: Path, killed: dict) -> None:
 def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
         tmp_path: Path, ray_local: None) -> None:
     space = write_space(tmp_path, {
-        NAN: {"type": "categorical", "choices": [0, 1]},
+        NAN: {"type": "categorical", "choices": [HEALTHY, OVERFLOW]},
         "optim.lr_g": {"type": "float", "low": 1.0e-4, "high": 2.0e-3, "log": True},
     })
-    # seed 8 asks [0, 0, 1, 0] for the NaN epoch (after lr_g: the keys are sorted): one trial
-    # diverges, three are healthy
+    # seed 11 asks [6, 6, 1e308, 6] for loss.l1_hole (before lr_g: the keys are sorted): one
+    # trial diverges, three are healthy
     spec = SearchSpec(name="failures", space_path=str(space), results=str(tmp_path / "results"),
-                      num_samples=4, max_epochs=3, seed=8, max_concurrent=2, keep_checkpoints=1,
+                      num_samples=4, max_epochs=3, seed=11, max_concurrent=2, keep_checkpoints=1,
                       max_failures=2)
     prepared = prepare_search(spec, check=validate_names, say=lambda _m: None)
     killed: dict = {}
@@ -60,13 +61,13 @@ def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
 
     exp = open_experiment("failures", spec.results)
     table = status_table(exp)
-    diverged = [t for t in exp.trials if t.params[NAN] == 1]
-    healthy = [t for t in exp.trials if t.params[NAN] == 0]
+    diverged = [t for t in exp.trials if t.params[NAN] == OVERFLOW]
+    healthy = [t for t in exp.trials if t.params[NAN] == HEALTHY]
     assert len(exp.trials) == 4 and diverged and len(healthy) >= 2, table
     # the NaN trial ended as an error with its reason, was not retried, and the others finished
     for t in diverged:
         assert t.state == "ERROR" and t.diverged, table
-        assert "diverged" in t.error and "nan" in t.error, t.error
+        assert t.error and "diverged: generator loss became inf at epoch 1" in t.error, t.error
         assert t.retries == 0
     assert all(t.state == "TERMINATED" for t in healthy), table
     # the killed trial was retried once, from its checkpoint: its second run began at epoch 2
@@ -86,4 +87,4 @@ def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
     for t in diverged:
         told = by_tune_id[t.trial_id]
         assert told.state == optuna.trial.TrialState.PRUNED
-        assert told.user_attrs["raysearch_end"].startswith("diverged: generator loss became nan")
+        assert told.user_attrs["raysearch_end"].startswith("diverged: generator loss became inf")

@@ -31,8 +31,9 @@ def tiny_run(**sections: dict[str, Any]) -> Config:
 def test_one_epoch_per_family_reports_and_checkpoints(generator_name: str, tmp_path: Path) -> None:
     cfg = tiny_run(model={"generator": generator_name, "critic": "patch"},
                    loss={"adversarial": "hinge", "tv_weight": 0.1})
-    metrics = train(cfg, tmp_path)
-    for key in ("val_psnr", "val_ssim", "val_ms_ssim", "train_l1", "train_tv", "train_loss_d"):
+    metrics = train(cfg, tmp_path, checkpoint_dir=tmp_path / "checkpoints")
+    for key in ("val_psnr", "val_ssim", "val_ms_ssim", "train_g_l1", "train_g_tv", "train_d_loss",
+                "train_d_score_gap", "train_g_adv", "train_g_loss"):
         assert math.isfinite(metrics[key]), key
     gen, saved = load_generator(tmp_path / "checkpoints" / "epoch_0001")
     assert saved.model.generator == generator_name
@@ -50,14 +51,14 @@ def test_reconstruction_only_epochs_leave_the_critic_alone(generator_name: str, 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
         assert ckpt is not None
         critics.append(load_checkpoint(ckpt)["critic"])
-        losses.append(metrics["train_loss_d"])
+        losses.append(metrics.get("train_d_loss", 0.0))
 
     train(cfg, tmp_path, report=report)
     torch.manual_seed(cfg.train.seed)
     build_generator(cfg)  # the loop builds the generator first: same random stream
     fresh = build_critic(cfg).state_dict()
     assert all(torch.equal(fresh[k], critics[0][k]) for k in fresh)
-    assert losses[0] == 0.0 and losses[1] != 0.0
+    assert losses[0] == 0.0 and losses[1] != 0.0  # no critic term logged in epoch 1
     assert any(not torch.equal(critics[0][k], critics[1][k]) for k in fresh)
 
 
@@ -65,7 +66,7 @@ def test_wgan_clip_keeps_critic_weights_clipped(tmp_path: Path) -> None:
     cfg = tiny_run(model={"critic": "global", "critic_conditional": True},
                    loss={"adversarial": "wgan_clip", "clip_value": 0.01},
                    optim={"critic_steps": 2})
-    train(cfg, tmp_path)
+    train(cfg, tmp_path, checkpoint_dir=tmp_path / "checkpoints")
     state = load_checkpoint(tmp_path / "checkpoints" / "epoch_0001")["critic"]
     assert max(float(v.abs().max()) for v in state.values()) <= 0.01
 
@@ -74,8 +75,8 @@ def test_perceptual_and_style_train_with_explicit_random_weights(tmp_path: Path)
     cfg = tiny_run(model={"generator": "rfr_unet", "critic": "patch"},
                    loss={"perceptual_weight": 0.05, "style_weight": 120.0, "vgg_random": True,
                          "vgg": "vgg19"})
-    metrics = train(cfg, tmp_path)
-    assert metrics["train_perceptual"] > 0 and metrics["train_style"] > 0
+    metrics = train(cfg, tmp_path, checkpoint_dir=tmp_path / "checkpoints")
+    assert metrics["train_g_perceptual"] > 0 and metrics["train_g_style"] > 0
 
 
 def test_missing_vgg_weights_stop_the_run_before_the_data(tmp_path: Path,
@@ -88,13 +89,13 @@ def test_missing_vgg_weights_stop_the_run_before_the_data(tmp_path: Path,
 
 def test_no_critic_trains_when_the_adversarial_weight_is_zero(tmp_path: Path) -> None:
     cfg = tiny_run(loss={"adv_weight": 0.0}, train={"epochs": 1})
-    metrics = train(cfg, tmp_path)
+    metrics = train(cfg, tmp_path, checkpoint_dir=tmp_path / "checkpoints")
     torch.manual_seed(cfg.train.seed)
     build_generator(cfg)
     fresh = build_critic(cfg).state_dict()
     saved = load_checkpoint(tmp_path / "checkpoints" / "epoch_0001")["critic"]
     assert all(torch.equal(fresh[k], saved[k]) for k in fresh)
-    assert metrics["train_loss_d"] == 0.0
+    assert not any(k.startswith("train_d_") for k in metrics) and "train_g_adv" not in metrics
 
 
 def test_adversarial_weight_warms_up_after_the_reconstruction_epochs() -> None:
@@ -116,7 +117,7 @@ def test_every_family_trains_on_a_biharmonic_residual_with_ema(generator_name: s
     ``generator`` is the average (what ``best`` and inference load) and resume restores both."""
     cfg = tiny_run(model={"generator": generator_name, "hole_fill": "biharmonic", "residual": True},
                    loss={"adv_weight": 0.0}, train={"epochs": 1, "ema": 0.9})
-    metrics = train(cfg, tmp_path / "a")
+    metrics = train(cfg, tmp_path / "a", checkpoint_dir=tmp_path / "a" / "checkpoints")
     ckpt = tmp_path / "a" / "checkpoints" / "epoch_0001"
     state = load_checkpoint(ckpt)
     steps = len(load_faces(cfg.data).train) // 8
@@ -129,7 +130,7 @@ def test_every_family_trains_on_a_biharmonic_residual_with_ema(generator_name: s
     images, masks = validation_pairs(cfg, load_faces(cfg.data), torch.device("cpu"))
     assert validate(gen, images, masks, 64)[0]["val_psnr"] == pytest.approx(metrics["val_psnr"])
     resumed = cfg.with_overrides({"train.epochs": 2})
-    train(resumed, tmp_path / "b", resume_from=ckpt)
+    train(resumed, tmp_path / "b", checkpoint_dir=tmp_path / "b" / "checkpoints", resume_from=ckpt)
     assert load_checkpoint(tmp_path / "b" / "checkpoints" / "epoch_0002")["ema_updates"] == 2 * steps
 
 
