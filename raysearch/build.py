@@ -1,6 +1,6 @@
-"""Checks that need the registries: every named component of a config must exist, and the chosen
-generator must fit the image size (its ``GENERATOR_CHECKS`` entry). ``config_from_dict`` has
-already checked the plain ranges."""
+"""Checks that need the registries: every named component of a config must exist, every
+``model.<family>`` block must be a family's with valid keys, and the chosen generator must fit the
+image size (its family's check). ``config_from_dict`` has already checked the plain ranges."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.losses import ADVERSARIAL, VGG_LAYER_SETS
 from raysearch.masks import MASKS
-from raysearch.models import CRITICS, GENERATOR_CHECKS, GENERATORS, HOLE_FILLS
+from raysearch.models import CRITICS, GENERATORS, HOLE_FILLS
 
 
 def validate_names(cfg: Config) -> None:
@@ -27,5 +27,9 @@ def validate_names(cfg: Config) -> None:
     if cfg.loss.vgg not in VGG_LAYER_SETS:
         raise UserError(f"loss.vgg: unknown VGG layer set {cfg.loss.vgg!r}; "
                         f"known: {', '.join(sorted(VGG_LAYER_SETS))}")
-    if cfg.model.generator in GENERATOR_CHECKS:
-        GENERATOR_CHECKS.get(cfg.model.generator)(cfg)
+    for family in cfg.model.families:  # a block for a family that is not chosen is still checked
+        if family not in GENERATORS:
+            raise UserError(f"model.{family}: no generator family of that name; "
+                            f"known: {', '.join(GENERATORS.names())}")
+        GENERATORS.get(family).parse(cfg)
+    GENERATORS.get(cfg.model.generator).validate(cfg)

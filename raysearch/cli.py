@@ -126,7 +126,6 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
                  --data /mnt/nfs/celeba-shards --gpus-per-worker 0.5 --max-failures 2 --name c1
     Baseline: raysearch submit --sampler random --scheduler none --name random-1
     """
-    from raysearch.build import validate_names
     from raysearch.search.jobs import is_jobs_address, submit_job
     from raysearch.search.runner import (
         DEFAULT_SPACE,
@@ -149,15 +148,22 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
     chosen["name"] = name or chosen.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
     spec = SearchSpec(**chosen)
     if address and is_jobs_address(address):
-        check_search(spec, check=validate_names)  # a bad space fails here, not on the cluster
+        check_search(spec, check=_check_names)  # a bad space fails here, not on the cluster
         job_id = submit_job(spec, address)
         click.echo(f"submitted job {job_id} to {address}: search {spec.name!r}, results in "
                    f"{spec.results}/{spec.name}")
         click.echo(f"follow it with: raysearch status {spec.name} --address {address} --follow")
         return
-    prepared = prepare_search(spec, check=validate_names, say=_say)
+    prepared = prepare_search(spec, check=_check_names, say=_say)
     best = run_search(prepared, address=address, say=_say)
     _print_best(spec.name, best)
+
+
+def _check_names(cfg: Any) -> None:
+    """The registries' check, imported on first use: a mistyped key is answered before torch."""
+    from raysearch.build import validate_names
+
+    validate_names(cfg)
 
 
 def _print_best(name: str, best: TrialRecord | None) -> None:
@@ -224,6 +230,24 @@ def train(config_path: Path | None, out: Path, sets: tuple[str, ...]) -> None:
                         f"weights (the epochs before it are in {out / 'checkpoints'})") from None
     click.echo(f"done: val_psnr {metrics['val_psnr']:.3f} val_ssim {metrics['val_ssim']:.4f}; "
                f"checkpoints in {out / 'checkpoints'}")
+
+
+@cli.command()
+def families() -> None:
+    """List the generator families, what each is, and its own knobs with their defaults.
+
+    
+    Set a family's knob as model.<family>.<key>, in a config, a space file or --set.
+    Example: raysearch families
+             raysearch submit --set model.generator=rfr_unet --set model.rfr_unet.iterations=4
+    """
+    from raysearch.models import GENERATORS
+
+    for name in GENERATORS.names():
+        family = GENERATORS.get(name)
+        click.echo(f"{name}: {family.summary}")
+        for key, default in family.defaults().items():
+            click.echo(f"  model.{name}.{key} = {default}")
 
 
 @cli.command()

@@ -67,11 +67,10 @@ class ModelConfig:
     hole_fill: str = "zero"  # what every generator sees in the hole: zero | mean | nearest | telea
     #                          | biharmonic (scikit-image's inpaint_biharmonic, factorised per mask)
     residual: bool = False  # output = fill + zero-initialised correction: untrained = the fill
-    scales: int = 3  # multiscale_context: sub-encoders at full, 1/2 and 1/4 resolution (1..3)
-    aggregation: str = "concat"  # multiscale_context: add | concat the sub-encoders' features
-    rfr_iterations: int = 6  # rfr_unet: recurrent feature-reasoning passes, shared weights (1..8)
-    rfr_attention: bool = True  # rfr_unet: knowledge-consistent attention in each pass
-    max_dilation: int = 0  # largest rate of dilated convolutions (0 = largest valid, at most 16)
+    # each generator family's own knobs, as ``model.<family>.<key>`` (``model.rfr_unet.iterations``):
+    # their dataclass and checks live beside the family's builder (``raysearch.models``); here
+    # they are kept as given, and the family fills in its defaults when it is checked
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -135,6 +134,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
+        out["model"] |= out["model"].pop("families")  # model.<family>: {...}, as in the YAML
         out["mask"]["ratio"] = list(self.mask.ratio)
         out["mask"]["ratio_weights"] = list(self.mask.ratio_weights)
         return out
@@ -146,6 +146,11 @@ class Config:
 
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def _listed(hints: dict[str, Any]) -> str:
+    names = ", ".join(sorted(h for h in hints if h != "families"))
+    return names + (", or <family>.<key>" if "families" in hints else "")
 
 
 def dotted_keys(cls: type = Config, prefix: str = "") -> list[str]:
@@ -165,9 +170,11 @@ def key_type(path: str) -> Any:
     parts = path.split(".")
     for i, part in enumerate(parts):
         hints = _hints(cls)
+        if cls is ModelConfig and part not in hints and len(parts) == i + 2:
+            return Any  # model.<family>.<key>: the family's own dataclass types and checks it
         if part not in hints:
             where = ".".join(parts[:i]) or "top level"
-            valid = ", ".join(sorted(hints))
+            valid = _listed(hints)
             raise UserError(f"unknown config key {path!r} ({where} has: {valid})")
         cls = hints[part]
         if i < len(parts) - 1 and not dataclasses.is_dataclass(cls):
@@ -232,7 +239,7 @@ def _coerce(value: Any, hint: Any, path: str, where: str) -> Any:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise UserError(f"{where}: {path} must be a list of {len(args)} values, got {value!r}")
         return tuple(_coerce(v, a, path, where) for v, a in zip(value, args, strict=True))
-    if origin in (typing.Union, types.UnionType):
+    if origin in (typing.Union, types.UnionType) or hint is Any or origin is dict:
         return value
     raise TypeError(f"unsupported config type {hint!r} at {path}")
 
@@ -241,12 +248,15 @@ def _build(cls: Any, raw: Any, prefix: str, where: str) -> Any:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: {prefix.rstrip('.') or 'config'} must be a mapping, got {raw!r}")
     hints = _hints(cls)
+    if cls is ModelConfig:  # mappings under model: are family blocks (model.<family>.<key>)
+        blocks = {k: v for k, v in raw.items() if k not in hints and isinstance(v, dict)}
+        raw = {k: v for k, v in raw.items() if k not in blocks}
+        families = {**raw.pop("families", {}), **blocks}
+        raw["families"] = {str(k): dict(v) for k, v in families.items()}
     unknown = sorted(set(raw) - set(hints))
     if unknown:
         section = prefix.rstrip(".") or "top level"
-        raise UserError(
-            f"{where}: unknown key {prefix}{unknown[0]} ({section} has: {', '.join(sorted(hints))})"
-        )
+        raise UserError(f"{where}: unknown key {prefix}{unknown[0]} ({section} has: {_listed(hints)})")
     kwargs: dict[str, Any] = {}
     for name, hint in hints.items():
         if name not in raw:
@@ -256,6 +266,12 @@ def _build(cls: Any, raw: Any, prefix: str, where: str) -> Any:
         else:
             kwargs[name] = _coerce(raw[name], hint, f"{prefix}{name}", where)
     return cls(**kwargs)
+
+
+def build_section(cls: type, raw: Any, prefix: str, where: str) -> Any:
+    """A config dataclass from its mapping, each key typed and checked as the core sections are
+    (a family's own block: ``build_section(RFRParams, {...}, "model.rfr_unet.", where)``)."""
+    return _build(cls, raw, prefix, where)
 
 
 def config_from_dict(raw: dict[str, Any] | None, where: str = "config") -> Config:
@@ -327,13 +343,6 @@ def _check_model(cfg: Config, where: str) -> None:
     _require(m.base_channels >= 4, where, "model.base_channels must be at least 4")
     _require(m.critic_channels >= 4, where, "model.critic_channels must be at least 4")
     _require(m.critic_depth >= 1, where, "model.critic_depth must be at least 1")
-    _require(1 <= m.scales <= 3, where, f"model.scales must be 1, 2 or 3, got {m.scales}")
-    _require(m.aggregation in ("add", "concat"), where,
-             f"model.aggregation must be 'add' or 'concat', got {m.aggregation!r}")
-    _require(1 <= m.rfr_iterations <= 8, where,
-             f"model.rfr_iterations must be 1..8, got {m.rfr_iterations}")
-    _require(0 <= m.max_dilation <= 16, where,
-             f"model.max_dilation must be 0 (largest valid) to 16, got {m.max_dilation}")
 
 
 def _check_loss(cfg: Config, where: str) -> None:

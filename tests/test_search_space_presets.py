@@ -64,7 +64,7 @@ def test_only_the_rfr_preset_needs_vgg_weights(tmp_path: Path,
 def test_rfr_preset_starts_from_the_published_settings() -> None:
     space = load_space(SPACES / "rfr_net.yaml")
     params = {p.name: p for p in space.params}
-    for key, published in (("model.rfr_iterations", 6), ("loss.perceptual_weight", 0.05),
+    for key, published in (("model.rfr_unet.iterations", 6), ("loss.perceptual_weight", 0.05),
                            ("loss.style_weight", 120), ("loss.adv_weight", 0.05),
                            ("loss.l1_hole", 6)):
         assert params[key].low <= published <= params[key].high, key  # type: ignore[operator]
@@ -75,13 +75,12 @@ def test_all_families_reaches_every_family_with_only_its_own_parameters() -> Non
     configs = samples(SPACES / "all_families.yaml", 60)
     assert {c.model.generator for c in configs} == set(GENERATORS.names())
     space = load_space(SPACES / "all_families.yaml")
-    default = Config()
     for cfg in configs:
         validate_names(cfg)
         if cfg.model.generator != "rfr_unet":
-            assert cfg.model.rfr_iterations == default.model.rfr_iterations
+            assert "rfr_unet" not in cfg.model.families
         if cfg.model.generator != "multiscale_context":
-            assert cfg.model.scales == default.model.scales
+            assert "multiscale_context" not in cfg.model.families
     assert any(p.when for p in space.params)
 
 

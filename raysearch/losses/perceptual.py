@@ -16,7 +16,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.vgg import cfgs, make_layers
 
 from raysearch.config import Config, LossConfig
 from raysearch.errors import UserError
@@ -106,6 +105,8 @@ class VGGFeatures(nn.Module):
         super().__init__()
         spec = layer_set(cfg)
         # only the convolutional part: the classifier alone would be 120M parameters
+        from torchvision.models.vgg import cfgs, make_layers  # 1-4 s to import: only when used
+
         net = make_layers(cfgs[spec.layout])[: max(spec.layers) + 1]
         if not cfg.vgg_random:
             state = _load_state(vgg_weights_path(cfg))

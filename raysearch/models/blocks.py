@@ -52,12 +52,15 @@ def valid_dilations(feature_size: int, max_dilation: int, rates: tuple[int, ...]
     return [r for r in rates if r < feature_size and r <= cap]
 
 
-def check_max_dilation(cfg: Config, feature_size: int) -> None:
-    """A set ``model.max_dilation`` must be usable on the generator's ``feature_size`` map."""
-    rate = cfg.model.max_dilation
+def check_max_dilation(cfg: Config, rate: int, feature_size: int) -> None:
+    """A set ``model.<family>.max_dilation`` must be in 0..16 and usable on the generator's
+    ``feature_size`` map."""
+    key = f"model.{cfg.model.generator}.max_dilation"
+    if not 0 <= rate <= 16:
+        raise UserError(f"{key} must be 0 (largest valid) to 16, got {rate}")
     if rate and rate >= feature_size:
         raise UserError(
-            f"model.max_dilation {rate} is too large for {cfg.model.generator} at "
+            f"{key} {rate} is too large for {cfg.model.generator} at "
             f"{cfg.data.image_size}px: its dilated convolutions run on "
             f"{feature_size}x{feature_size} features, so rates must be below {feature_size} "
             "(or 0: the largest valid)"

@@ -14,12 +14,14 @@ attention); Tanh instead of clipping the output, so that saturated pixels still 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import check_max_dilation, masked_input, valid_dilations
-from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
+from raysearch.models.registry import register_family
 
 
 def elu_conv(cin: int, cout: int, k: int = 3, stride: int = 1, dilation: int = 1,
@@ -69,13 +71,19 @@ def feature_size(cfg: Config) -> int:
     return cfg.data.image_size // 4
 
 
-@GENERATOR_CHECKS.register("coarse_to_fine")
-def check_coarse_to_fine(cfg: Config) -> None:
-    check_max_dilation(cfg, feature_size(cfg))
+@dataclass(frozen=True)
+class CoarseToFineParams:
+    """``model.coarse_to_fine.*``"""
+
+    max_dilation: int = 0  # largest rate of the dilated convolutions (0 = largest valid, <= 16)
 
 
-@GENERATORS.register("coarse_to_fine")
-def build_coarse_to_fine(cfg: Config) -> nn.Module:
-    check_coarse_to_fine(cfg)
-    rates = valid_dilations(feature_size(cfg), cfg.model.max_dilation)
-    return CoarseToFine(cfg.model.base_channels, rates)
+def check_coarse_to_fine(cfg: Config, p: CoarseToFineParams) -> None:
+    check_max_dilation(cfg, p.max_dilation, feature_size(cfg))
+
+
+@register_family("coarse_to_fine", params=CoarseToFineParams, check=check_coarse_to_fine,
+                 summary="two-stage coarse-to-fine WGAN-GP generator, ELU, reflect padding "
+                         "(Yu et al. 2018)")
+def build_coarse_to_fine(cfg: Config, p: CoarseToFineParams) -> nn.Module:
+    return CoarseToFine(cfg.model.base_channels, valid_dilations(feature_size(cfg), p.max_dilation))

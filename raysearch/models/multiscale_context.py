@@ -1,13 +1,16 @@
-"""Multi-scale context encoder: ``model.scales`` sub-encoders read the broken image at full, 1/2 and
-1/4 resolution and each brings it down to the same 1/2**depth feature map; the maps are added or
-concatenated (``model.aggregation``) and one transposed-convolution decoder makes the image.
+"""Multi-scale context encoder: ``model.multiscale_context.scales`` sub-encoders read the broken
+image at full, 1/2 and 1/4 resolution and each brings it down to the same 1/2**depth feature map;
+the maps are added or concatenated (``aggregation``) and one transposed-convolution decoder makes
+the image.
 
 A sub-encoder starts at the channel width the full-resolution encoder has at its scale, so every
 scale ends with the same channels; the 1/4-scale encoder needs ``depth >= scales`` (checked by
-``raysearch.build.validate_names``).
+its check).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +19,7 @@ from torch import nn
 from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.models.blocks import decoder, down, masked_input
-from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
+from raysearch.models.registry import register_family
 
 
 class MultiScaleContext(nn.Module):
@@ -40,16 +43,26 @@ class MultiScaleContext(nn.Module):
         return self.decoder(merged)
 
 
-@GENERATOR_CHECKS.register("multiscale_context")
-def check_multiscale_context(cfg: Config) -> None:
-    m = cfg.model
-    if m.depth < m.scales:
-        raise UserError(f"model.depth {m.depth} is too small for model.scales {m.scales}: the "
-                        f"1/{2 ** (m.scales - 1)}-scale encoder needs depth >= scales")
+@dataclass(frozen=True)
+class MultiScaleParams:
+    """``model.multiscale_context.*``"""
+
+    scales: int = 3  # sub-encoders at full, 1/2 and 1/4 resolution (1..3)
+    aggregation: str = "concat"  # add | concat the sub-encoders' features
 
 
-@GENERATORS.register("multiscale_context")
-def build_multiscale_context(cfg: Config) -> nn.Module:
-    check_multiscale_context(cfg)
-    m = cfg.model
-    return MultiScaleContext(m.depth, m.base_channels, m.scales, m.aggregation)
+def check_multiscale_context(cfg: Config, p: MultiScaleParams) -> None:
+    key = "model.multiscale_context"
+    if not 1 <= p.scales <= 3:
+        raise UserError(f"{key}.scales must be 1, 2 or 3, got {p.scales}")
+    if p.aggregation not in ("add", "concat"):
+        raise UserError(f"{key}.aggregation must be 'add' or 'concat', got {p.aggregation!r}")
+    if cfg.model.depth < p.scales:
+        raise UserError(f"model.depth {cfg.model.depth} is too small for {key}.scales {p.scales}: "
+                        f"the 1/{2 ** (p.scales - 1)}-scale encoder needs depth >= scales")
+
+
+@register_family("multiscale_context", params=MultiScaleParams, check=check_multiscale_context,
+                 summary="multi-scale context encoder, 1-3 input scales added or concatenated")
+def build_multiscale_context(cfg: Config, p: MultiScaleParams) -> nn.Module:
+    return MultiScaleContext(cfg.model.depth, cfg.model.base_channels, p.scales, p.aggregation)

@@ -3,11 +3,11 @@ Inpainting") in an asymmetric U-Net, for face inpainting.
 
 - Encoder: three gated convolutions (full, 1/2, 1/4 size); their full and 1/2 features are the
   U-Net skips. The decoder is plain transposed convolutions: the asymmetry.
-- Recurrent feature reasoning at 1/4 size, ``model.rfr_iterations`` passes with shared weights. Each
+- Recurrent feature reasoning at 1/4 size, ``model.rfr_unet.iterations`` passes with shared weights. Each
   pass: area identification (two partial convolutions that grow the known area by a pixel each),
   then feature reasoning: down to 1/8 size, a dual-branch dilated bottleneck (two 3x3 convolutions
   at a small and a large rate valid for the 1/8-size map, fused by a 1x1 convolution, residual),
-  optional knowledge-consistent attention (``model.rfr_attention``) whose scores carry over from
+  optional knowledge-consistent attention (``model.rfr_unet.attention``) whose scores carry over from
   pass to pass, and back up to 1/4 size. Features outside the known area are zeroed after each pass.
 - Feature merging: the passes' features averaged, each pixel weighted by the passes that knew it
   (the paper's adaptive merging), then decoded with the skips; the broken image joins the last
@@ -16,15 +16,18 @@ Inpainting") in an asymmetric U-Net, for face inpainting.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from raysearch.config import Config
+from raysearch.errors import UserError
 from raysearch.models.attention import KnowledgeConsistentAttention
 from raysearch.models.blocks import check_max_dilation, masked_input, valid_dilations
 from raysearch.models.mask_aware_convs import GatedConv, PartialConv
-from raysearch.models.registry import GENERATOR_CHECKS, GENERATORS
+from raysearch.models.registry import register_family
 
 
 def known_at(mask: torch.Tensor, factor: int) -> torch.Tensor:
@@ -111,14 +114,24 @@ def feature_size(cfg: Config) -> int:
     return cfg.data.image_size // 8
 
 
-@GENERATOR_CHECKS.register("rfr_unet")
-def check_rfr_unet(cfg: Config) -> None:
-    check_max_dilation(cfg, feature_size(cfg))
+@dataclass(frozen=True)
+class RFRParams:
+    """``model.rfr_unet.*``"""
+
+    iterations: int = 6  # recurrent feature-reasoning passes, shared weights (1..8; published 6)
+    attention: bool = True  # knowledge-consistent attention in each pass
+    max_dilation: int = 0  # largest rate of the dilated bottleneck (0 = largest valid, at most 16)
 
 
-@GENERATORS.register("rfr_unet")
-def build_rfr_unet(cfg: Config) -> nn.Module:
-    check_rfr_unet(cfg)
-    m = cfg.model
-    rates = branch_rates(feature_size(cfg), m.max_dilation)
-    return RFRUNet(m.base_channels, m.rfr_iterations, rates, m.rfr_attention)
+def check_rfr_unet(cfg: Config, p: RFRParams) -> None:
+    if not 1 <= p.iterations <= 8:
+        raise UserError(f"model.rfr_unet.iterations must be 1..8, got {p.iterations}")
+    check_max_dilation(cfg, p.max_dilation, feature_size(cfg))
+
+
+@register_family("rfr_unet", params=RFRParams, check=check_rfr_unet,
+                 summary="gated-conv U-Net, recurrent feature reasoning with attention "
+                         "(Li et al. 2020)")
+def build_rfr_unet(cfg: Config, p: RFRParams) -> nn.Module:
+    rates = branch_rates(feature_size(cfg), p.max_dilation)
+    return RFRUNet(cfg.model.base_channels, p.iterations, rates, p.attention)

@@ -11,7 +11,7 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import down, masked_input, up
-from raysearch.models.registry import GENERATORS
+from raysearch.models.registry import NoParams, register_family
 
 
 class SkipEncoderDecoder(nn.Module):
@@ -45,7 +45,8 @@ class SkipEncoderDecoder(nn.Module):
         return self.head(x)
 
 
-@GENERATORS.register("skip_encoder_decoder")
-def build_skip_encoder_decoder(cfg: Config) -> nn.Module:
+@register_family("skip_encoder_decoder",
+                 summary="skip-connected encoder-decoder, global + local WGAN critics")
+def build_skip_encoder_decoder(cfg: Config, _p: NoParams) -> nn.Module:
     m = cfg.model
     return SkipEncoderDecoder(m.depth, m.base_channels, m.skip)

@@ -13,7 +13,7 @@ from torch import nn
 
 from raysearch.config import Config
 from raysearch.models.blocks import masked_input
-from raysearch.models.registry import GENERATORS
+from raysearch.models.registry import NoParams, register_family
 
 
 def double_conv(cin: int, cout: int) -> nn.Sequential:
@@ -49,7 +49,7 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-@GENERATORS.register("unet_bce")
-def build_unet_bce(cfg: Config) -> nn.Module:
+@register_family("unet_bce", summary="U-Net GAN with BCE loss, hole pre-filled from its surroundings")
+def build_unet_bce(cfg: Config, _p: NoParams) -> nn.Module:
     m = cfg.model
     return UNet(m.depth, m.base_channels)

@@ -19,7 +19,7 @@ from raysearch.errors import UserError
 from raysearch.evaluate import bin_label
 from raysearch.report import plots
 from raysearch.report.html import Section, render
-from raysearch.report.importance import param_importances
+from raysearch.report.importance import common_epoch, param_importances
 from raysearch.search.experiment import Experiment
 from raysearch.search.records import TrialRecord, TrialState
 
@@ -115,8 +115,10 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
         f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
         f"max {max_t} epochs" if trials else "no trial has started yet")
     importances, note = param_importances(exp.searched, trials, primary)
+    at = common_epoch(trials, primary)
     add("importance", "Hyperparameter importance",
-        plots.importance_bars(importances, primary, len(ended)) if importances else None, note)
+        plots.importance_bars(importances, primary, f"ended trials compared at epoch {at}")
+        if importances else None, note)
     enough = bool(ended) and bool(exp.searched)
     why = f"no ended trial with {primary.metric} yet" if not ended else "no searched parameters"
     add("parallel_coordinates", "Parallel coordinates",

@@ -101,7 +101,7 @@ def asha_rungs(trials: list[TrialRecord], rungs: list[int], max_t: int) -> Figur
     return fig
 
 
-def importance_bars(importances: dict[str, float], objective: Objective, trials: int) -> Figure:
+def importance_bars(importances: dict[str, float], objective: Objective, which: str) -> Figure:
     """Horizontal bars of fANOVA importance, most important on top."""
     fig = Figure(figsize=(6, 0.45 * max(len(importances), 2) + 1.6), dpi=DPI, layout="constrained")
     ax = fig.subplots()
@@ -111,7 +111,7 @@ def importance_bars(importances: dict[str, float], objective: Objective, trials:
         ax.text(importances[n], i, f" {importances[n]:.2f}", va="center", fontsize=8)
     ax.set_xlim(0, max(importances.values(), default=1.0) * 1.2 or 1.0)
     ax.set_xlabel(f"importance for {_label(objective.metric)} (fANOVA, sums to 1)")
-    ax.set_title(f"Hyperparameter importance ({trials} ended trials)")
+    ax.set_title(f"Hyperparameter importance ({which})")
     return fig
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from raysearch.errors import UserError
-from raysearch.search.objectives import Objective
-from raysearch.search.records import TrialRecord, TrialState, best_of, finite, read_trials
+from raysearch.search.records import Objective, TrialRecord, TrialState, best_of, finite, read_trials
 from raysearch.search.store import SPEC_FILE, RecordStore, is_uri
 
 

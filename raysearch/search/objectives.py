@@ -6,27 +6,15 @@ compare trials at a rung, so it uses the first objective.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from raysearch.errors import UserError
+from raysearch.search.records import Objective
 from raysearch.search.space import METRICS
 
 # every metric a trial reports that makes sense to optimise, with its natural direction
 OBJECTIVES: dict[str, str] = {**METRICS, "generator_params": "min"}
 
 
-@dataclass(frozen=True)
-class Objective:
-    metric: str
-    mode: str  # max | min
-
-    def to_json(self) -> dict[str, str]:
-        return {"metric": self.metric, "mode": self.mode}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Objective:
-        return cls(str(data["metric"]), str(data["mode"]))
+__all__ = ["OBJECTIVES", "Objective", "format_objectives", "parse_objectives"]
 
 
 def parse_objectives(text: str) -> list[Objective]:

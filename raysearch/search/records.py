@@ -26,6 +26,21 @@ def finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+@dataclass(frozen=True)
+class Objective:
+    """One thing a search optimises: a metric and its direction."""
+
+    metric: str
+    mode: str  # max | min
+
+    def to_json(self) -> dict[str, str]:
+        return {"metric": self.metric, "mode": self.mode}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Objective:
+        return cls(str(data["metric"]), str(data["mode"]))
+
+
 class TrialState(enum.StrEnum):
     """Where a trial is. The three ended states never change again."""
 

@@ -9,7 +9,7 @@ parameters:                     # dotted config keys -> distributions
   optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}
   model.depth: {type: int, low: 2, high: 4}
   model.skip: {type: categorical, choices: [true, false]}
-  model.rfr_iterations: {type: int, low: 1, high: 8, when: {model.generator: rfr_unet}}
+  model.rfr_unet.iterations: {type: int, low: 1, high: 8, when: {model.generator: rfr_unet}}
 ```
 ``when`` makes a parameter exist only when an earlier parameter (or a fixed key) has one of the
 given values. Every key is checked against the config schema, every bound and choice against the

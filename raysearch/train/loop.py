@@ -30,7 +30,7 @@ from raysearch.data import FaceData, load_faces
 from raysearch.losses import require_vgg_weights
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
-from raysearch.models import build_critic, build_generator, count_parameters
+from raysearch.models import build_critic, build_generator, count_parameters, resolved
 from raysearch.train.checkpoint import load_checkpoint, save_checkpoint
 from raysearch.train.phases import Dist, GanPhases, LossHook, broadcast_parameters, check_finite
 from raysearch.train.samples import save_sample_grid
@@ -130,6 +130,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
         torch.set_num_threads(cfg.train.num_threads)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = resolved(cfg)  # the family's knobs written out in full, beside the run and checkpoints
     if ddp.rank == 0:
         save_config(cfg, run_dir / "config.yaml")
 

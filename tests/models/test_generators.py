@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -92,11 +94,11 @@ def test_every_generator_takes_every_hole_fill(fill: str) -> None:
 
 def test_rfr_iterations_share_weights_and_attention_is_optional() -> None:
     counts = {n: count_parameters(build_generator(tiny_config(generator="rfr_unet",
-                                                              rfr_iterations=n)))
+                                                              rfr_unet={"iterations": n})))
               for n in (1, 8)}
     assert counts[1] == counts[8]
-    with_kca = build_generator(tiny_config(generator="rfr_unet", rfr_iterations=8))
-    without = build_generator(tiny_config(generator="rfr_unet", rfr_attention=False))
+    with_kca = build_generator(tiny_config(generator="rfr_unet", rfr_unet={"iterations": 8}))
+    without = build_generator(tiny_config(generator="rfr_unet", rfr_unet={"attention": False}))
     assert count_parameters(without) < count_parameters(with_kca)
     image, mask = faces(2, 32), box_masks(2, 32)
     for gen in (with_kca, without):
@@ -117,7 +119,8 @@ def test_rfr_dual_branch_rates_fit_the_feature_map() -> None:
 @pytest.mark.parametrize("aggregation", ["add", "concat"])
 @pytest.mark.parametrize("scales", [1, 2, 3])
 def test_multiscale_context_scales_and_aggregation(scales: int, aggregation: str) -> None:
-    cfg = tiny_config(generator="multiscale_context", scales=scales, aggregation=aggregation)
+    cfg = tiny_config(generator="multiscale_context",
+                      multiscale_context={"scales": scales, "aggregation": aggregation})
     gen = build_generator(cfg)
     assert len(getattr(gen.net, "encoders")) == scales  # noqa: B009
     assert gen(faces(2, 32), box_masks(2, 32)).shape == (2, 3, 32, 32)
@@ -130,36 +133,50 @@ def test_coarse_to_fine_returns_both_stages_and_valid_dilations() -> None:
     rates = [m.dilation[0] for m in gen.modules() if isinstance(m, torch.nn.Conv2d)
              and m.dilation[0] > 1]
     assert sorted(set(rates)) == [2, 4]  # 8x8 features: 8 and 16 would not fit
-    gen = build_generator(tiny_config(128, generator="coarse_to_fine", max_dilation=8))
+    gen = build_generator(tiny_config(128, generator="coarse_to_fine",
+                                      coarse_to_fine={"max_dilation": 8}))
     assert {m.dilation[0] for m in gen.modules() if isinstance(m, torch.nn.Conv2d)} == {1, 2, 4, 8}
     assert all(m.padding_mode == "reflect" for m in gen.modules() if isinstance(m, torch.nn.Conv2d))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in gen.modules())
 
 
 @pytest.mark.parametrize(("model", "needle"), [
-    ({"generator": "rfr_unet", "max_dilation": 4}, "model.max_dilation 4 is too large"),
-    ({"generator": "coarse_to_fine", "max_dilation": 8}, "rates must be below 8"),
-    ({"generator": "multiscale_context", "scales": 3, "depth": 2}, "model.depth 2 is too small"),
+    ({"generator": "rfr_unet", "rfr_unet": {"max_dilation": 4}},
+     "model.rfr_unet.max_dilation 4 is too large"),
+    ({"generator": "coarse_to_fine", "coarse_to_fine": {"max_dilation": 8}}, "rates must be below 8"),
+    ({"generator": "multiscale_context", "multiscale_context": {"scales": 3}, "depth": 2},
+     "model.depth 2 is too small"),
+    ({"rfr_unet": {"iteration": 3}}, "unknown key model.rfr_unet.iteration (model.rfr_unet has: "
+                                     "attention, iterations, max_dilation)"),
+    ({"rfr_unet": {"iterations": "many"}}, "model.rfr_unet.iterations must be an integer"),
+    ({"pix2pix": {"depth": 3}}, "model.pix2pix: no generator family of that name; known: coarse_to_fine"),
     ({"generator": "pix2pix"}, "model.generator: unknown generator 'pix2pix'; known: coarse_to_fine"),
     ({"critic": "huge"}, "model.critic: unknown critic 'huge'"),
     ({"hole_fill": "noise"}, "model.hole_fill: unknown hole fill 'noise'; known: biharmonic, mean, nearest"),
 ])
 def test_validate_names_explains_what_cannot_be_built(model: dict, needle: str) -> None:
     cfg = tiny_config(32, **model)
-    with pytest.raises(UserError, match=needle.replace("(", r"\(")):
+    with pytest.raises(UserError, match=re.escape(needle)):
         validate_names(cfg)
     if "generator" in model and model["generator"] in GENERATORS:
         with pytest.raises(UserError):
             build_generator(cfg)  # a trial that skipped validation fails just as clearly
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("rfr_iterations", 0), ("rfr_iterations", 9), ("scales", 4), ("aggregation", "max"),
-    ("max_dilation", 32), ("depth", 5),
+def test_model_ranges_refused() -> None:
+    with pytest.raises(UserError, match="model.depth"):
+        tiny_config(32, depth=5)
+
+
+@pytest.mark.parametrize(("family", "key", "value"), [
+    ("rfr_unet", "iterations", 0), ("rfr_unet", "iterations", 9),
+    ("multiscale_context", "scales", 4), ("multiscale_context", "aggregation", "max"),
+    ("rfr_unet", "max_dilation", 32), ("coarse_to_fine", "max_dilation", -1),
 ])
-def test_model_ranges_refused(key: str, value: object) -> None:
-    with pytest.raises(UserError, match=f"model.{key}"):
-        tiny_config(32, **{key: value})
+def test_family_ranges_refused_by_the_family(family: str, key: str, value: object) -> None:
+    cfg = tiny_config(32, generator=family, **{family: {key: value}})  # the config itself is fine
+    with pytest.raises(UserError, match=f"model.{family}.{key}"):
+        validate_names(cfg)
 
 
 @pytest.mark.parametrize("generator_name", GENERATORS.names())

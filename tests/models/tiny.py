@@ -18,7 +18,7 @@ def tiny_config(size: int = 32, **model: Any) -> Config:
     return config_from_dict({
         "data": {"image_size": size},
         "model": {"base_channels": 8, "critic_channels": 8, "critic_depth": 2,
-                  "rfr_iterations": 2, **model},
+                  "rfr_unet": {"iterations": 2}, **model},
     })
 
 

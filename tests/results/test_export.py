@@ -29,7 +29,7 @@ def _trial(number: int, state: str, params: dict, psnrs: list[float], **extra: o
 
 TRIALS = [
     _trial(0, "TERMINATED", {"model.depth": 3, "model.skip": True, "optim.lr_g": 1e-3,
-                             "model.rfr_iterations": 4}, [20.0, 21.5, 22.25]),
+                             "model.rfr_unet.iterations": 4}, [20.0, 21.5, 22.25]),
     _trial(1, "TERMINATED", {"model.depth": 2, "model.skip": False, "optim.lr_g": 3e-4},
            [18.0], stopped_early=True),
     _trial(2, "ERROR", {"model.depth": 4, "model.skip": True, "optim.lr_g": 2e-3}, [],
@@ -61,8 +61,8 @@ def test_trials_and_history_round_trip_through_pandas(experiment: Path, tmp_path
     assert bool(trials.loc[1, "stopped_early"]) and trials.loc[0, "checkpoint"] == "/ckpt/0"
     assert trials.loc[0, "node_ip"] == "10.0.0.1" and list(trials["param.model.depth"]) == [3, 2, 4, 2]
     # a conditional parameter is null where it does not apply; mixed types become strings
-    assert trials.loc[0, "param.model.rfr_iterations"] == 4
-    assert trials["param.model.rfr_iterations"].isna().sum() == 3
+    assert trials.loc[0, "param.model.rfr_unet.iterations"] == 4
+    assert trials["param.model.rfr_unet.iterations"].isna().sum() == 3
     assert list(trials["param.model.skip"]) == ["True", "False", "True", "yes"]
     assert len(history) == 4 and list(history["epoch"]) == [1, 2, 3, 1]
     assert list(history["trial"]) == [0, 0, 0, 1] and history["val_psnr"].iloc[2] == 22.25

@@ -19,7 +19,8 @@ from raysearch.train import load_checkpoint, load_generator, train
 def tiny_run(**sections: dict[str, Any]) -> Config:
     raw: dict[str, dict[str, Any]] = {
         "data": {"image_size": 32, "num_images": 24, "num_val": 4},
-        "model": {"base_channels": 8, "critic_channels": 8, "critic_depth": 2, "rfr_iterations": 2},
+        "model": {"base_channels": 8, "critic_channels": 8, "critic_depth": 2,
+                  "rfr_unet": {"iterations": 2}},
         "train": {"epochs": 1, "batch_size": 8, "sample_grid": False},
     }
     for name, values in sections.items():
