@@ -15,6 +15,7 @@ import click
 import yaml
 
 from raysearch.errors import UserError
+from raysearch.search.spec import DEFAULTS as SPEC
 from raysearch.search.strategy import SAMPLERS, SCHEDULERS
 
 if TYPE_CHECKING:
@@ -59,41 +60,65 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
                 "print its id; auto, HOST:PORT or ray://HEAD:10001: run the driver here, attached.")
 
 
+class _LazyHelp(click.Option):
+    """An option whose help is written when --help asks for it: lists that come from registries
+    which import torch stay out of every other command's start-up."""
+
+    def __init__(self, *args: Any, help_fn: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help_fn = help_fn
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.help_fn()
+        return super().get_help_record(ctx)
+
+
+def _metric_help() -> str:
+    from raysearch.metrics import validation_modes
+
+    listed = ", ".join(f"{m} ({mode})" for m, mode in validation_modes().items())
+    return f"What ASHA and TPE optimise: {listed} (default: the space's metric, else val_psnr)."
+
+
 @cli.command()
 @click.option("--space", "space_path", type=click.Path(path_type=Path), default=None,
               help="Search-space YAML (default: search_spaces/quickstart.yaml).")
 @click.option("--data", default=None, help="Face folder, Parquet shards, or 'embedded'.")
-@click.option("--num-samples", type=int, default=8, show_default=True, help="Trials to run.")
-@click.option("--max-epochs", type=int, default=None, help="Epochs per trial (ASHA's max_t).")
+@click.option("--num-samples", type=int, default=SPEC.num_samples, show_default=True,
+              help="Trials to run.")
+@click.option("--max-epochs", type=int, default=SPEC.max_epochs,
+              help="Epochs per trial, ASHA's max_t (default: the space's train.epochs).")
 @click.option("--name", default=None, help="Experiment name (default: search-DATE-TIME).")
-@click.option("--metric", default=None,
-              help="val_ + a registered metric of raysearch/metrics.py, e.g. val_psnr or "
-                   "val_ssim (default: the space's, else val_psnr).")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler.")
-@click.option("--workers-per-trial", type=int, default=1, show_default=True,
+@click.option("--metric", default=SPEC.metric, cls=_LazyHelp, help_fn=_metric_help)
+@click.option("--results", default=SPEC.results, help=RESULTS_HELP)
+@click.option("--seed", type=int, default=SPEC.seed, show_default=True, help="Seed of the sampler.")
+@click.option("--workers-per-trial", type=int, default=SPEC.workers_per_trial, show_default=True,
               help="Ray Train workers per trial (>1: data-parallel TorchTrainer).")
-@click.option("--cpus-per-worker", type=float, default=1.0, show_default=True)
-@click.option("--gpus-per-worker", type=float, default=0.0, show_default=True,
-              help="Fractions share a GPU between trials.")
-@click.option("--max-concurrent", type=int, default=0, help="Trials at once (default: by CPUs).")
-@click.option("--reduction-factor", type=int, default=2, show_default=True,
+@click.option("--cpus-per-worker", type=float, default=SPEC.cpus_per_worker, show_default=True,
+              help="CPUs Ray reserves for each worker (and torch threads when not set).")
+@click.option("--gpus-per-worker", type=float, default=SPEC.gpus_per_worker, show_default=True,
+              help="GPUs Ray reserves for each worker; fractions share a GPU between trials.")
+@click.option("--max-concurrent", type=int, default=SPEC.max_concurrent,
+              help="Trials at once (default: as many as the CPUs allow).")
+@click.option("--reduction-factor", type=int, default=SPEC.reduction_factor, show_default=True,
               help="ASHA's reduction factor.")
-@click.option("--sampler", type=click.Choice(SAMPLERS.names()), default="tpe", show_default=True,
+@click.option("--sampler", type=click.Choice(SAMPLERS.names()), default=SPEC.sampler,
+              show_default=True,
               help="How configurations are proposed: " + ", ".join(
                   f"{n} ({SAMPLERS.get(n).label})" for n in SAMPLERS.names()) + ".")
-@click.option("--scheduler", type=click.Choice(SCHEDULERS.names()), default="asha",
+@click.option("--scheduler", type=click.Choice(SCHEDULERS.names()), default=SPEC.scheduler,
               show_default=True,
               help="How weak trials are stopped: " + ", ".join(
                   f"{n} ({SCHEDULERS.get(n).label})" for n in SCHEDULERS.names()) + ".")
-@click.option("--startup-trials", type=int, default=10, show_default=True,
+@click.option("--startup-trials", type=int, default=SPEC.startup_trials, show_default=True,
               help="TPE: random proposals before it starts modelling the results.")
-@click.option("--epoch-budget", type=int, default=0,
+@click.option("--epoch-budget", type=int, default=SPEC.epoch_budget,
               help="End the search once its trials have trained this many epochs in all "
                    "(default: no budget, run --num-samples trials).")
-@click.option("--grace-period", type=int, default=1, show_default=True,
+@click.option("--grace-period", type=int, default=SPEC.grace_period, show_default=True,
               help="Epochs every trial runs before ASHA may stop it.")
-@click.option("--time-budget", "time_budget_s", type=float, default=0.0, metavar="SECONDS",
+@click.option("--time-budget", "time_budget_s", type=float, default=SPEC.time_budget_s,
+              metavar="SECONDS",
               help="End the search after this much wall time: running trials stop, their best "
                    "checkpoints count (default: no limit).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -101,10 +126,10 @@ ADDRESS_HELP = ("Ray cluster. http://HEAD:8265: submit the search as a Ray Job (
 @click.option("--objectives", default=None, metavar="M:MODE,...",
               help="Several objectives for Optuna's multi-objective TPE, e.g. "
                    "val_psnr:max,val_ssim:max,generator_params:min. ASHA ranks by the first.")
-@click.option("--max-failures", type=int, default=2, show_default=True,
+@click.option("--max-failures", type=int, default=SPEC.max_failures, show_default=True,
               help="Retries of a trial whose process or node died, each from its last checkpoint "
                    "(a NaN loss is never retried).")
-@click.option("--keep-checkpoints", type=int, default=2, show_default=True,
+@click.option("--keep-checkpoints", type=int, default=SPEC.keep_checkpoints, show_default=True,
               help="Checkpoints kept per trial: the best N by the metric, plus the latest.")
 @click.option("--storage", default=None, help=STORAGE_HELP)
 @click.option("--optuna-storage", default=None, metavar="URL",
@@ -182,7 +207,7 @@ def _print_best(name: str, best: TrialRecord | None) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--results", default="results", help=RESULTS_HELP)
 @click.option("--storage", default=None,
               help="The search's --storage, when its records are not in --results on this machine.")
 @click.option("--retry-errored", is_flag=True,
@@ -252,7 +277,7 @@ def families() -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--results", default="results", help=RESULTS_HELP)
 @click.option("--address", default=None,
               help="Jobs API of the cluster (http://HEAD:8265): report NAME's Ray Job as well.")
 @click.option("--follow", is_flag=True, help="With --address: stream the job's log until it ends.")
@@ -304,7 +329,7 @@ def status(name: str, results: str, address: str | None, follow: bool) -> None:
               help="Pull this trial's best checkpoint instead of the best trial's.")
 @click.option("--pareto", is_flag=True,
               help="List the Pareto set over the search's objectives (full-length trials).")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--results", default="results", help=RESULTS_HELP)
 def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, results: str) -> None:
     """Copy the best checkpoint and its resolved config to OUT, and check that it loads.
 
@@ -348,7 +373,7 @@ def _pareto_table(objectives: list[Objective], front: list[TrialRecord]) -> str:
 @click.argument("name")
 @click.option("--out", default=None,
               help="Folder or URI for the Parquet files (default: the experiment folder).")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--results", default="results", help=RESULTS_HELP)
 def export(name: str, out: str | None, results: str) -> None:
     """Write trials.parquet (one row per trial) and history.parquet (one per trial and epoch).
 
@@ -370,7 +395,7 @@ def export(name: str, out: str | None, results: str) -> None:
 @click.option("--trials", type=int, default=10, show_default=True,
               help="Budget: the epochs of this many full trials, the same for every strategy.")
 @click.option("--max-concurrent", type=int, default=2, show_default=True, help="Trials at once.")
-@click.option("--startup-trials", type=int, default=10, show_default=True,
+@click.option("--startup-trials", type=int, default=SPEC.startup_trials, show_default=True,
               help="TPE: random proposals before it starts modelling the results.")
 @click.option("--seconds-per-epoch", type=float, default=0.05, show_default=True,
               help="Mean time a replayed epoch takes (orders concurrent trials' results).")
@@ -434,7 +459,7 @@ def pack(folder: Path, out: Path, shard_size: int) -> None:
 @click.argument("name")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for the PNGs and index.html (default: results/NAME/report).")
-@click.option("--results", default="results", show_default=True, help=RESULTS_HELP)
+@click.option("--results", default="results", help=RESULTS_HELP)
 @click.option("--samples/--no-samples", default=True, show_default=True,
               help="Run the best checkpoint on validation faces for the sample grids.")
 def plot(name: str, out: Path | None, results: str, samples: bool) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from raysearch.cli import main
@@ -155,3 +156,23 @@ def test_corrupt_records_are_one_error_line(tmp_path: Path, capsys: pytest.Captu
         code, out = run_cli(["status", "broken", "--results", str(tmp_path)], capsys)
         assert code == 2 and "trials.json: not a list of trial records" in out, (bad, out)
         assert "Traceback" not in out
+
+
+def test_submit_options_are_the_search_spec_with_its_defaults() -> None:
+    """One home for every option's default: SearchSpec. Each option of submit is a field (or one
+    of the few that are not search settings), with the field's default."""
+    import dataclasses
+
+    from raysearch.cli import submit
+    from raysearch.search.spec import SearchSpec
+
+    fields = {f.name: f for f in dataclasses.fields(SearchSpec)}
+    not_fields = {"sets", "address", "spec_file", "name"}  # overrides, where, from a file, name
+    options = {p.name: p for p in submit.params if isinstance(p, click.Option)}
+    assert set(options) - not_fields <= set(fields), set(options) - not_fields - set(fields)
+    assert set(fields) - {"overrides", "name"} <= set(options), set(fields) - set(options)
+    spec = SearchSpec(name="x")
+    for name, option in options.items():
+        if name in not_fields or name == "space_path":  # --space: None means the default space
+            continue
+        assert option.default == getattr(spec, name), name

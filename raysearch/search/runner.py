@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,95 +25,22 @@ from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.spec import (
+    DEFAULT_RESULTS,
+    DEFAULT_SPACE,
+    PACKAGE_DIR,
+    TUNE_DIR,
+    SearchSpec,
+    spec_fields,
+)
 from raysearch.search.storage import check_shared_storage
-from raysearch.search.store import SPEC_FILE, RecordStore, is_uri, join
+from raysearch.search.store import SPEC_FILE, is_uri
 from raysearch.search.strategy import check_strategy, strategy_label
 
-# Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
-# experiment folder to its staging folder and syncs them back every snapshot, which would put
-# stale copies of trials.json and asha.json over the live ones
-TUNE_DIR = "tune"
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-# package data (the repository's search_spaces/ links here), so a wheel install has it too
-DEFAULT_SPACE = PACKAGE_DIR / "search_spaces" / "quickstart.yaml"
-DEFAULT_RESULTS = Path("results")
+__all__ = ["DEFAULT_RESULTS", "DEFAULT_SPACE", "PACKAGE_DIR", "TUNE_DIR", "Prepared", "SearchSpec",
+           "check_search", "prepare_search", "run_search", "spec_fields", "start_ray"]
+
 DRIVER_MEMORY = 256 * 2**20  # bytes of logical memory a multi-worker trial's driver reserves
-
-
-@dataclass
-class SearchSpec:
-    """Everything a search needs, as given on the command line (written to raysearch.json)."""
-
-    name: str
-    space_path: str = str(DEFAULT_SPACE)
-    results: str = str(DEFAULT_RESULTS)
-    data: str | None = None  # overrides data.path
-    num_samples: int = 8
-    max_epochs: int | None = None  # overrides train.epochs; ASHA's max_t
-    metric: str | None = None  # default: the space's metric, else val_psnr
-    seed: int = 0
-    workers_per_trial: int = 1
-    cpus_per_worker: float = 1.0
-    gpus_per_worker: float = 0.0
-    max_concurrent: int = 0  # 0: as many as the cluster's CPUs allow
-    grace_period: int = 1
-    reduction_factor: int = 2
-    keep_checkpoints: int = 2  # per trial, best by the metric
-    overrides: dict[str, Any] = field(default_factory=dict)  # --set key=value
-    objectives: str | None = None  # "val_psnr:max,generator_params:min": multi-objective TPE
-    max_failures: int = 2  # retries of a trial whose process or node died, from its last checkpoint
-    storage: str | None = None  # where Tune writes (folder or pyarrow URI); default: results
-    optuna_storage: str | None = None  # Optuna database URL; default: SQLite in the experiment
-    sampler: str = "tpe"  # tpe | random (raysearch.search.strategy)
-    scheduler: str = "asha"  # asha | none (every trial runs all its epochs)
-    startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
-    epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
-    time_budget_s: float = 0.0  # end the search after this many seconds of wall time (0: off)
-
-    @property
-    def experiment(self) -> Path:
-        """The local experiment folder: our records (a mirror of them when storage is a URI)."""
-        return Path(self.results).resolve() / self.name
-
-    @property
-    def experiment_uri(self) -> str:
-        """The experiment at its storage: the local folder unless --storage was given."""
-        if self.storage is None:
-            return str(self.experiment)
-        root = self.storage if is_uri(self.storage) else str(Path(self.storage).resolve())
-        return join(root, self.name)
-
-    @property
-    def tune_experiment(self) -> str:
-        return join(self.experiment_uri, TUNE_DIR)
-
-    @property
-    def study_url(self) -> str:
-        from raysearch.search.study import default_storage_url
-
-        return self.optuna_storage or default_storage_url(self.experiment)
-
-    def store(self) -> RecordStore:
-        mirrored = self.experiment_uri != str(self.experiment)
-        return RecordStore(str(self.experiment), self.experiment_uri if mirrored else None)
-
-
-def spec_fields(path: Path) -> dict[str, Any]:
-    """Search options saved in a job's search.json or an experiment's raysearch.json."""
-    import json
-
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"--spec {path}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"--spec {path}: not a JSON search spec ({e})") from None
-    raw = raw.get("spec", raw) if isinstance(raw, dict) else raw  # raysearch.json nests it
-    known = {f.name for f in fields(SearchSpec)}
-    if not isinstance(raw, dict) or not set(raw) <= known:
-        bad = sorted(set(raw) - known) if isinstance(raw, dict) else raw
-        raise UserError(f"--spec {path}: unknown search option(s) {bad} (known: {', '.join(sorted(known))})")
-    return raw
 
 
 @dataclass
