@@ -395,7 +395,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
 
     from raysearch.search.budget import EpochBudget
     from raysearch.search.recorder import TrialRecorder
-    from raysearch.search.signer import Signer
+    from raysearch.search.signer import SigningSearch
     from raysearch.search.signing import sign_stored
     from raysearch.search.strategy import make_sampler, make_scheduler
     from raysearch.search.study import StudySearch, study_storage
@@ -409,7 +409,8 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
                            study_name=s.name, storage=study_storage(s.study_url), max_t=epochs)
-    limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
+    # Tune would wrap the searcher in a SearchGenerator; this one also signs Tune's snapshots
+    limited = SigningSearch(ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s)), store)
     scheduler = make_scheduler(s.scheduler, store, p.metric, p.mode, epochs, s.grace_period,
                                s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
@@ -426,8 +427,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
-            callbacks=[recorder, Signer(store)],
-            stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
+            callbacks=[recorder], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,

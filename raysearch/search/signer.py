@@ -1,12 +1,16 @@
-"""The Tune callback that signs Tune's state files before they reach the experiment folder.
+"""Tune's search algorithm, signing Tune's state files before they reach the experiment folder.
 
-Tune writes its snapshot (``experiment_state-*.json``, the searcher's pickles, each trial's
-``params.pkl`` and ``error.pkl``) into a staging folder on the driver, then uploads that folder
-to ``tune/`` in a background thread. Inside the snapshot (``TuneController.save_to_dir`` in Ray
-2.60) it asks every callback for its state right after writing those files and right before the
-upload starts: ``Signer.get_state`` signs them there. So a file reaches ``tune/`` only after its
-signature is in ``signatures.json``, and a driver killed at any moment leaves a folder that
-verifies; a file that appears in ``tune/`` with no signature was written by someone else.
+Tune writes each snapshot of its state into a staging folder on the driver, then uploads that
+folder to ``tune/`` in a background thread. In Ray 2.60 a snapshot
+(``TuneController.save_to_dir``) writes ``experiment_state-*.json``, then has the search
+algorithm save itself there (``search_gen_state-*.json``, ``searcher-state-*.pkl``), then saves
+the state of stateful callbacks (raysearch has none, so no file), and only then starts the
+upload. Each trial's ``params.pkl`` and ``error.pkl`` were written to the staging folder before.
+``SigningSearch.save_to_dir`` signs all of them right after the search algorithm's own save: a
+file reaches ``tune/`` only after its signature is in ``signatures.json``, so a driver killed at
+any moment leaves a folder that verifies, and a file in ``tune/`` without a signature was
+written by someone else. Every snapshot goes through here, also the last one of a resume that
+had nothing left to run.
 """
 
 from __future__ import annotations
@@ -15,54 +19,37 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
+from ray.tune.search import Searcher, SearchGenerator
 
 from raysearch.search.signing import Signatures, load_key, needs_signature, sign_paths
 from raysearch.search.store import TUNE_DIR, RecordStore
 
 
-class Signer(Callback):
-    """Signs what Tune staged for upload, at each of Tune's snapshots (see the module doc)."""
+class SigningSearch(SearchGenerator):
+    """Tune's wrapper of a searcher (what Tune builds from a ``Searcher``), which also signs
+    the snapshot in the staging folder it has just saved itself into."""
 
-    def __init__(self, store: RecordStore) -> None:
+    def __init__(self, searcher: Searcher, store: RecordStore) -> None:
+        super().__init__(searcher)
         self.store = store
-        self._reset()
+        self._forget()
 
-    def _reset(self) -> None:
-        self._trials: list[Any] = []
-        self._stat: dict[str, tuple[int, int, int]] = {}  # path -> (inode, size, mtime) signed
+    def _forget(self) -> None:
+        self._stat: dict[str, tuple[int, int, int]] = {}  # rel -> (inode, size, mtime) signed
         self._signatures: Signatures | None = None
         self._key: bytes | None = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"store": self.store}  # pickled into tuner.pkl: never the key, never a cache
+        # pickled into tuner.pkl: never the key, never the cache of what was signed
+        return {k: v for k, v in self.__dict__.items() if k not in ("_stat", "_signatures", "_key")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.store = state["store"]
-        self._reset()
+        self.__dict__.update(state)
+        self._forget()
 
-    def setup(self, stop: Any = None, num_samples: int | None = None,
-              total_num_samples: int | None = None, **info: Any) -> None:
-        self._reset()  # a restored Tuner brings the copy pickled at submit time: start afresh
-
-    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
-        # Tune's own list, which it extends in place: by the step's snapshot it holds the trial
-        # that the step added, even in the first step of a search
-        self._trials = trials
-
-    def get_state(self) -> dict[str, Any] | None:
-        """Called by Tune inside its snapshot, between writing the files and uploading them."""
-        staging = self._staging()
-        if staging is not None:
-            self.sign_folder(staging)
-        return None  # no state: Tune then writes no callback-states pickle to sign
-
-    def _staging(self) -> Path | None:
-        for trial in self._trials:
-            storage = getattr(trial, "storage", None)
-            if storage is not None:
-                return Path(storage.experiment_driver_staging_path)
-        return None  # no trial yet: the snapshot holds no trial either
+    def save_to_dir(self, dirpath: str, session_str: str = "default", **kwargs: Any) -> None:
+        super().save_to_dir(dirpath, session_str)
+        self.sign_folder(Path(dirpath))
 
     def sign_folder(self, staging: Path) -> None:
         """Sign every file of ``staging`` (Tune's copy of ``tune/``) that a restore unpickles."""
@@ -80,7 +67,7 @@ class Signer(Callback):
                 try:
                     st = path.stat()
                 except FileNotFoundError:
-                    continue  # a temporary file Tune just renamed
+                    continue  # a temporary file, renamed meanwhile
                 seen = (st.st_ino, st.st_size, st.st_mtime_ns)
                 if self._stat.get(rel) != seen:
                     changed.append((rel, path))
