@@ -132,6 +132,7 @@ def experiment(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def _resume(experiment: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str]:
     from raysearch.cli import main
 
+    capsys.readouterr()  # only what the resume prints
     try:
         main(["resume", experiment.name, "--results", str(experiment.parent), *flags])
         code = 0
@@ -187,3 +188,37 @@ def test_trust_unsigned_resumes_a_genuine_unsigned_folder_which_is_then_signed(
     assert unverified(str(experiment), RecordStore(str(experiment)), load_key()) == []
     code, out = _resume(experiment, capsys)
     assert code == 0 and "resuming 'signed':" in out and "trust" not in out, out
+
+
+@pytest.mark.slow
+def test_resuming_from_the_storage_verifies_what_is_there(
+        ray_local: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--storage: Tune's files live at the storage and the records are mirrored there; a resume
+    on another machine downloads the records (signatures.json among them) and checks Tune's
+    files where Tune will read them."""
+    from raysearch.build import validate_names
+    from raysearch.search.runner import SearchSpec, prepare_search, run_search
+
+    space = write_space(tmp_path, {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 2e-3}})
+    bucket = tmp_path / "bucket"
+    spec = SearchSpec(name="stored", space_path=str(space), results=str(tmp_path / "results"),
+                      storage=str(bucket), num_samples=2, max_epochs=1, max_concurrent=2)
+    run_search(prepare_search(spec, check=validate_names, say=lambda _: None), say=lambda _: None)
+    remote = bucket / "stored"
+    assert (remote / SIGNATURES_FILE).exists() and (remote / "tune" / "tuner.pkl").exists()
+    trials = json.loads((remote / "trials.json").read_text())
+    trials[-1]["state"] = "RUNNING"  # the driver died while it ran
+    (remote / "trials.json").write_text(json.dumps(trials))
+    shutil.rmtree(spec.experiment)  # another machine: nothing local
+
+    tuner_pkl = remote / "tune" / "tuner.pkl"
+    genuine, marker = tuner_pkl.read_bytes(), tmp_path / "pwned"
+    tuner_pkl.write_bytes(pickle.dumps(_Marker(marker)))
+    code, out = _resume(spec.experiment, capsys, "--storage", str(bucket))
+    assert code == 2 and "tune/tuner.pkl (signature does not match)" in out, out
+    assert out.count("\n") == 1 and not marker.exists()
+    assert (spec.experiment / SIGNATURES_FILE).exists()  # downloaded with the records
+
+    tuner_pkl.write_bytes(genuine)
+    code, out = _resume(spec.experiment, capsys, "--storage", str(bucket))
+    assert code == 0 and "resuming 'stored':" in out, out
