@@ -212,17 +212,23 @@ def _print_best(name: str, best: TrialRecord | None) -> None:
               help="The search's --storage, when its records are not in --results on this machine.")
 @click.option("--retry-errored", is_flag=True,
               help="Also resume trials that failed after their retries (never diverged ones).")
-def resume(name: str, results: str, storage: str | None, retry_errored: bool) -> None:
+@click.option("--trust-unsigned", is_flag=True,
+              help="Resume even if Tune's pickles are not signed by your key (another user's "
+                   "search, or one from before raysearch signed them): they run as code.")
+def resume(name: str, results: str, storage: str | None, retry_errored: bool,
+           trust_unsigned: bool) -> None:
     """Continue a search whose driver died: finished trials stay, running ones resume.
 
     \b
     The Tune experiment, the Optuna study and ASHA's rungs are restored; the total number of
     trials stays --num-samples. Resuming a finished search says so and changes nothing.
+    Tune's pickles must carry your signature (~/.raysearch/signing_key), or it refuses.
     Example: raysearch resume celeba-1
     """
     from raysearch.search.resume import resume_search
 
-    outcome = resume_search(name, results, storage, retry_errored, say=_say)
+    outcome = resume_search(name, results, storage, retry_errored, say=_say,
+                            trust_unsigned=trust_unsigned)
     if not outcome.already_finished:
         _print_best(name, outcome.best)
 

@@ -28,6 +28,22 @@ def masks_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Searches and resumes sign with a key of the test session, never the user's own (drivers
+    started as subprocesses inherit the variable)."""
+    from raysearch.search.signing import KEY_ENV
+
+    path = tmp_path_factory.mktemp("key") / "signing_key"
+    saved = os.environ.get(KEY_ENV)
+    os.environ[KEY_ENV] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop(KEY_ENV, None)
+    else:
+        os.environ[KEY_ENV] = saved
+
+
 @pytest.fixture(scope="session")
 def ray_local() -> Iterator[None]:
     """A real local Ray (with dashboard) shared by the tests that search; shut down at the end."""

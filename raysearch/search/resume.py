@@ -9,6 +9,9 @@ What comes back, and from where:
 - ASHA's rungs from ``asha.json`` (``PersistentASHA``), which ``Tuner.restore`` alone loses;
 - ``trials.json`` from itself: the recorder re-reads it.
 
+Tune's pickles are verified first, against the signatures its driver made
+(``raysearch.search.signing``): a file someone else wrote is refused before it is unpickled.
+
 The trainable is rebuilt exactly as ``build_tuner`` builds it, from the spec and the resolved
 base config saved in ``raysearch.json`` (not from the space file, which may have changed since).
 """
@@ -37,6 +40,7 @@ from raysearch.search.runner import (
     snapshot_often,
     start_ray,
 )
+from raysearch.search.signing import check_signed
 from raysearch.search.space import parse_space
 from raysearch.search.store import RecordStore, join
 from raysearch.search.study import default_storage_url
@@ -95,8 +99,10 @@ def _prepared(saved: dict[str, Any], spec: SearchSpec, say: Callable[[str], None
 
 def resume_search(name: str, results: str = "results", storage: str | None = None,
                   retry_errored: bool = False, address: str | None = None,
-                  say: Callable[[str], None] = print) -> Resumed:
-    """Restore experiment ``name`` and run it to the end; a finished one is left untouched."""
+                  say: Callable[[str], None] = print, trust_unsigned: bool = False) -> Resumed:
+    """Restore experiment ``name`` and run it to the end; a finished one is left untouched.
+    Tune's pickles are verified against this user's signatures first (``search.signing``);
+    ``trust_unsigned`` resumes even when some are unsigned or do not match."""
 
     t0 = time.perf_counter()
     local = Path(results).resolve() / name
@@ -111,13 +117,15 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
     lock = ExperimentLock(local, name)
     lock.acquire()  # a live driver keeps it: resuming its search would start a second one
     try:
-        return _resume_locked(saved, local, ended, retry_errored, address, say, t0)
+        return _resume_locked(saved, local, ended, retry_errored, address, say, t0,
+                              trust_unsigned)
     finally:
         lock.release()
 
 
 def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored: bool,
-                   address: str | None, say: Callable[[str], None], t0: float) -> Resumed:
+                   address: str | None, say: Callable[[str], None], t0: float,
+                   trust_unsigned: bool) -> Resumed:
     from ray import tune
 
     name, spec_dict = local.name, saved["spec"]
@@ -132,6 +140,8 @@ def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored
     if not tune.Tuner.can_restore(experiment):
         raise UserError(f"{experiment} holds no Ray Tune state to resume (the driver died before "
                         f"the search started); remove {spec.experiment} and submit again")
+    # before anything is unpickled: Tuner.restore runs the code pickled in Tune's files
+    check_signed(name, spec.experiment_uri, spec.store(), trust_unsigned, say)
     p = _prepared(saved, spec, say)
     t1 = time.perf_counter()
     start_ray(address)

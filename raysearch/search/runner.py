@@ -11,7 +11,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
+from raysearch.search.signing import load_key
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
 from raysearch.search.spec import (
     DEFAULT_RESULTS,
@@ -40,6 +42,7 @@ from raysearch.search.strategy import check_strategy, strategy_label
 __all__ = ["DEFAULT_RESULTS", "DEFAULT_SPACE", "PACKAGE_DIR", "TUNE_DIR", "Prepared", "SearchSpec",
            "check_search", "prepare_search", "run_search", "spec_fields", "start_ray"]
 
+LOOPBACK = "127.0.0.1"  # what a local Ray listens on
 DRIVER_MEMORY = 256 * 2**20  # bytes of logical memory a multi-worker trial's driver reserves
 
 
@@ -203,8 +206,36 @@ def code_runtime_env() -> dict[str, Any]:
     return {"py_modules": [str(PACKAGE_DIR)], "excludes": ["__pycache__", "*.pyc"]}
 
 
+@contextmanager
+def loopback_only() -> Iterator[None]:
+    """While a local Ray starts, have it take 127.0.0.1 as the node's IP, so that it listens on
+    loopback only. Every Ray component binds by that IP: its gRPC servers (GCS, raylet, object
+    manager, each worker), the dashboard agent, the runtime-env agent and the Prometheus
+    endpoints (the metrics agent's and the fixed ports 44217 and 44227) listen on loopback when
+    it is loopback, on every interface otherwise. Ray on Linux turns a loopback
+    ``_node_ip_address`` into the machine's IP unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER is off (as
+    it is on macOS and Windows); Ray reads that variable when imported, so its constant is set
+    as well. Both are put back afterwards: a later ``ray.init(address=...)`` in this process
+    must find its own IP."""
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    saved_env, saved = os.environ.get(name), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name] = "0"  # Ray's processes started meanwhile inherit it
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+        if saved_env is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved_env
+
+
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Attach to a cluster, or start a local Ray with its dashboard (Train needs the State API)."""
+    """Attach to a cluster, or start a local Ray with its dashboard (Train needs the State API),
+    listening on 127.0.0.1 only (``loopback_only``); Ray's token authentication stays on."""
     import ray
 
     if ray.is_initialized():
@@ -222,9 +253,12 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # another one running (a second search, a test cluster) it gives up and the next trial
     # hangs. Pin the dashboard port and tell every worker where it is.
     port = _free_port()
-    ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host="127.0.0.1",
-             dashboard_port=port, log_to_driver=False, logging_level=logging.WARNING,
-             runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}})
+    with loopback_only():
+        ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host=LOOPBACK,
+                 dashboard_port=port, log_to_driver=False, logging_level=logging.WARNING,
+                 _node_ip_address=LOOPBACK,
+                 runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS":
+                                           f"http://{LOOPBACK}:{port}"}})
 
 
 def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
@@ -293,6 +327,8 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
 
     from raysearch.search.budget import EpochBudget
     from raysearch.search.recorder import TrialRecorder
+    from raysearch.search.signer import SigningSearch
+    from raysearch.search.signing import sign_stored
     from raysearch.search.strategy import make_sampler, make_scheduler
     from raysearch.search.study import StudySearch, study_storage
 
@@ -305,12 +341,13 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
                            study_name=s.name, storage=study_storage(s.study_url), max_t=epochs)
-    limited = ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s))
+    # Tune would wrap the searcher in a SearchGenerator; this one also signs Tune's snapshots
+    limited = SigningSearch(ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s)), store)
     scheduler = make_scheduler(s.scheduler, store, p.metric, p.mode, epochs, s.grace_period,
                                s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints)
-    return tune.Tuner(
+    tuner = tune.Tuner(
         build_trainable(p) if trainable is None else trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
                                     num_samples=s.num_samples,
@@ -329,6 +366,8 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                                     checkpoint_score_order=p.mode),
         ),
     )
+    sign_stored(s.experiment_uri, store, f"{TUNE_DIR}/tuner.pkl")  # Tuner() just wrote it
+    return tuner
 
 
 def write_spec(p: Prepared) -> None:
@@ -353,6 +392,7 @@ def run_search(p: Prepared, address: str | None = None,
         p.lock = ExperimentLock(p.spec.experiment, p.spec.name)
         p.lock.acquire()
     try:
+        load_key()  # a key others can read is refused here, before anything starts
         start_ray(address)
         # the trials write checkpoints to Tune's storage: every node must see it
         check_shared_storage(p.spec.storage or p.spec.results)

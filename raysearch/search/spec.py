@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from raysearch.errors import UserError
-from raysearch.search.store import RecordStore, is_uri, join
+from raysearch.search.store import TUNE_DIR, RecordStore, is_uri, join
 
-# Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
-# experiment folder to its staging folder and syncs them back every snapshot, which would put
-# stale copies of trials.json and asha.json over the live ones
-TUNE_DIR = "tune"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # package data (the repository's search_spaces/ links here), so a wheel install has it too
 DEFAULT_SPACE = PACKAGE_DIR / "search_spaces" / "quickstart.yaml"

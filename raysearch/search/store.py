@@ -18,7 +18,12 @@ from typing import Any
 from raysearch.search.records import TRIALS_FILE
 
 SPEC_FILE = "raysearch.json"
-RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", "optuna.db")
+# Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
+# experiment folder to its staging folder and syncs them back every snapshot, which would put
+# stale copies of trials.json and asha.json over the live ones
+TUNE_DIR = "tune"
+SIGNATURES_FILE = "signatures.json"  # raysearch.search.signing
+RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", "optuna.db", SIGNATURES_FILE)
 
 
 def is_uri(path: str) -> bool:
@@ -70,6 +75,19 @@ class RecordStore:
         remote_fs.create_dir(root, recursive=True)
         fs.copy_files(str(self.folder / name), f"{root}/{name}",
                       source_filesystem=fs.LocalFileSystem(), destination_filesystem=remote_fs)
+
+    def read_remote(self, name: str) -> bytes | None:
+        """The bytes of one record at the storage (None without a remote or when it is absent)."""
+        if self.remote is None:
+            return None
+        from pyarrow import fs
+
+        remote_fs, root = self._fs()
+        if remote_fs.get_file_info(f"{root}/{name}").type != fs.FileType.File:
+            return None
+        with remote_fs.open_input_stream(f"{root}/{name}") as f:
+            data: bytes = f.readall()
+        return data
 
     def download(self) -> list[str]:
         """Fetch the records that exist at the storage into the local folder; returns their names."""
