@@ -70,7 +70,7 @@ def test_multi_objective_search_lists_its_pareto_set(tmp_path: Path, ray_local: 
     main(["best", "mo", "--results", results, "--trial", str(other.number),
           "--out", str(tmp_path / "pulled")])
     assert (tmp_path / "pulled" / "checkpoint.pt").is_file()
-    assert f"trial {other['number']} " in capsys.readouterr().out
+    assert f"trial {other.number} " in capsys.readouterr().out
 
     # another machine: no local records; resume fetches them from the storage, finds it finished
     main(["resume", "mo", "--results", str(tmp_path / "elsewhere"), "--storage", storage])

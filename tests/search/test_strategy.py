@@ -13,6 +13,7 @@ from raysearch.cli import main
 from raysearch.errors import UserError
 from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau, pad_curve, ranking
 from raysearch.search.experiment import open_experiment
+from raysearch.search.records import TrialRecord
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 from raysearch.search.strategy import Strategy, check_strategy
 from raysearch.search.study import open_study
@@ -54,11 +55,11 @@ def test_cli_refuses_unknown_sampler(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_anytime_curve_counts_epochs_in_the_order_reported() -> None:
     trials = [  # two trials side by side: their epochs interleave by reported_at
-        {"number": 0, "history": [{"epoch": 1, "val_psnr": 15.0, "reported_at": 1.0},
-                                  {"epoch": 2, "val_psnr": 18.0, "reported_at": 3.0}]},
-        {"number": 1, "history": [{"epoch": 1, "val_psnr": 17.0, "reported_at": 2.0},
-                                  {"epoch": 2, "val_psnr": float("nan"), "reported_at": 4.0},
-                                  {"epoch": 3, "val_psnr": 19.0, "reported_at": 5.0}]},
+        TrialRecord("a", 0, history=[{"epoch": 1, "val_psnr": 15.0, "reported_at": 1.0},
+                                     {"epoch": 2, "val_psnr": 18.0, "reported_at": 3.0}]),
+        TrialRecord("b", 1, history=[{"epoch": 1, "val_psnr": 17.0, "reported_at": 2.0},
+                                     {"epoch": 2, "val_psnr": float("nan"), "reported_at": 4.0},
+                                     {"epoch": 3, "val_psnr": 19.0, "reported_at": 5.0}]),
     ]
     curve = anytime_curve(trials, "val_psnr", "max")
     assert curve.tolist() == [15.0, 17.0, 18.0, 18.0, 19.0]
