@@ -435,24 +435,40 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for evaluation.csv and evaluation.md (default: CHECKPOINT).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--lpips-weights", default=None, metavar="FILE",
+              help="Add LPIPS (VGG) per bin, with torchvision's vgg16-397923af.pth from FILE "
+                   "(needs raysearch[lpips]; never downloaded).")
+@click.option("--inception-weights", default=None, metavar="FILE",
+              help="Add KID and FID per bin, with torch-fidelity's "
+                   "weights-inception-2015-12-05-6726825d.pth from FILE (needs raysearch[fid]).")
+@click.option("--perceptual", is_flag=True,
+              help="Add LPIPS, KID and FID with the files named by $RAYSEARCH_LPIPS_WEIGHTS and "
+                   "$RAYSEARCH_INCEPTION_WEIGHTS, the checkpoint's loss.vgg_weights, or torch's hub "
+                   "cache.")
 def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: str | None,
              split: str, ids: str | None, num_images: int, seed: int, baselines: str,
-             out: Path | None, device: str) -> None:
+             out: Path | None, device: str, lpips_weights: str | None,
+             inception_weights: str | None, perceptual: bool) -> None:
     """Score a checkpoint against classical inpainting per hole-ratio bin (the papers' table).
 
     \b
     PSNR, SSIM, L1 (and every other registered metric) in bins (0.1,0.2], (0.3,0.4],
     (0.5,0.6], for the model, scikit-image's biharmonic and OpenCV's Telea on the same holes.
     A model trained on mask.subset 'train' is scored on the held-out mask files.
+    Perceptual metrics (LPIPS, KID, FID) need weights files given here; nothing is downloaded.
     Example: raysearch evaluate best-celeba --data ../shared/data/celeba \\
                  --masks ../shared/data/masks --num-images 200
+             raysearch evaluate best-celeba --lpips-weights vgg16-397923af.pth \\
+                 --inception-weights weights-inception-2015-12-05-6726825d.pth
     """
     from raysearch.evaluate import evaluate_checkpoint, markdown_table, write_tables
 
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
     ev = evaluate_checkpoint(checkpoint, data=data, masks=masks, mask_kind=mask_kind, split=split,
                              ids=ids, num_images=num_images, seed=seed, baselines=names, device=device,
-                             say=_say)
+                             say=_say, warn=lambda msg: click.echo(msg, err=True),
+                             lpips_weights=lpips_weights, inception_weights=inception_weights,
+                             perceptual=perceptual)
     csv_path, md_path = write_tables(ev, out or checkpoint)
     click.echo("\n" + markdown_table(ev))
     click.echo(f"wrote {csv_path} and {md_path}")
