@@ -483,17 +483,23 @@ def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: s
 @click.option("--blend", type=click.Choice(["none", "poisson"]), default="none", show_default=True,
               help="poisson: seamless-clone the filled hole into the image.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
-def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, device: str) -> None:
+@click.option("--resize-mask", is_flag=True,
+              help="Resize a mask of another size to its image (area averaging, then threshold: "
+                   "it stays binary), as evaluate resizes mask files, e.g. NVIDIA's 512x512.")
+def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, device: str,
+            resize_mask: bool) -> None:
     """Fill the holes of IMAGE (white in MASK) with a checkpoint; known pixels stay exact.
 
     \b
     IMAGE and MASK may be folders (masks matched by file name) or MASK one file for all images.
     Images of another size than the model's are resized for the model; only hole pixels change.
     Example: raysearch inpaint best-celeba face.png hole.png --out filled.png --blend poisson
+             raysearch inpaint best-celeba 007501.jpg masks/02000.png --out f.png --resize-mask
     """
     from raysearch.inference import inpaint_paths
 
-    written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device)
+    written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device,
+                            resize_mask=resize_mask)
     click.echo(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {out}")
 
 
