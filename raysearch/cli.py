@@ -312,8 +312,9 @@ def export(name: str, out: str | None, results: str) -> None:
     """Write trials.parquet (one row per trial) and history.parquet (one per trial and epoch).
 
     \b
+    Column names hold dots: DuckDB needs them in double quotes, escaped inside bash's.
     Example: raysearch export celeba-1 --out tables/
-             duckdb -c "SELECT trial, \"best.val_psnr\" FROM 'tables/trials.parquet'"
+             duckdb -c "SELECT trial, \\"best.val_psnr\\" FROM 'tables/trials.parquet' ORDER BY 2 DESC"
     """
     from raysearch.results import export_parquet
     from raysearch.search.experiment import open_experiment
