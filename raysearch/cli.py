@@ -384,8 +384,9 @@ def export(name: str, out: str | None, results: str) -> None:
     """Write trials.parquet (one row per trial) and history.parquet (one per trial and epoch).
 
     \b
+    Column names hold dots: DuckDB needs them in double quotes, escaped inside bash's.
     Example: raysearch export celeba-1 --out tables/
-             duckdb -c "SELECT trial, \"best.val_psnr\" FROM 'tables/trials.parquet'"
+             duckdb -c "SELECT trial, \\"best.val_psnr\\" FROM 'tables/trials.parquet' ORDER BY 2 DESC"
     """
     from raysearch.results import export_parquet
     from raysearch.search.experiment import open_experiment
@@ -507,24 +508,40 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for evaluation.csv and evaluation.md (default: CHECKPOINT).")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
+@click.option("--lpips-weights", default=None, metavar="FILE",
+              help="Add LPIPS (VGG) per bin, with torchvision's vgg16-397923af.pth from FILE "
+                   "(needs raysearch[lpips]; never downloaded).")
+@click.option("--inception-weights", default=None, metavar="FILE",
+              help="Add KID and FID per bin, with torch-fidelity's "
+                   "weights-inception-2015-12-05-6726825d.pth from FILE (needs raysearch[fid]).")
+@click.option("--perceptual", is_flag=True,
+              help="Add LPIPS, KID and FID with the files named by $RAYSEARCH_LPIPS_WEIGHTS and "
+                   "$RAYSEARCH_INCEPTION_WEIGHTS, the checkpoint's loss.vgg_weights, or torch's hub "
+                   "cache.")
 def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: str | None,
              split: str, ids: str | None, num_images: int, seed: int, baselines: str,
-             out: Path | None, device: str) -> None:
+             out: Path | None, device: str, lpips_weights: str | None,
+             inception_weights: str | None, perceptual: bool) -> None:
     """Score a checkpoint against classical inpainting per hole-ratio bin (the papers' table).
 
     \b
     PSNR, SSIM, L1 (and every other registered metric) in bins (0.1,0.2], (0.3,0.4],
     (0.5,0.6], for the model, scikit-image's biharmonic and OpenCV's Telea on the same holes.
     A model trained on mask.subset 'train' is scored on the held-out mask files.
+    Perceptual metrics (LPIPS, KID, FID) need weights files given here; nothing is downloaded.
     Example: raysearch evaluate best-celeba --data ../shared/data/celeba \\
                  --masks ../shared/data/masks --num-images 200
+             raysearch evaluate best-celeba --lpips-weights vgg16-397923af.pth \\
+                 --inception-weights weights-inception-2015-12-05-6726825d.pth
     """
     from raysearch.evaluate import evaluate_checkpoint, markdown_table, write_tables
 
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
     ev = evaluate_checkpoint(checkpoint, data=data, masks=masks, mask_kind=mask_kind, split=split,
                              ids=ids, num_images=num_images, seed=seed, baselines=names, device=device,
-                             say=_say)
+                             say=_say, warn=lambda msg: click.echo(msg, err=True),
+                             lpips_weights=lpips_weights, inception_weights=inception_weights,
+                             perceptual=perceptual)
     csv_path, md_path = write_tables(ev, out or checkpoint)
     click.echo("\n" + markdown_table(ev))
     click.echo(f"wrote {csv_path} and {md_path}")
@@ -539,17 +556,23 @@ def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: s
 @click.option("--blend", type=click.Choice(["none", "poisson"]), default="none", show_default=True,
               help="poisson: seamless-clone the filled hole into the image.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda")
-def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, device: str) -> None:
+@click.option("--resize-mask", is_flag=True,
+              help="Resize a mask of another size to its image (area averaging, then threshold: "
+                   "it stays binary), as evaluate resizes mask files, e.g. NVIDIA's 512x512.")
+def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, device: str,
+            resize_mask: bool) -> None:
     """Fill the holes of IMAGE (white in MASK) with a checkpoint; known pixels stay exact.
 
     \b
     IMAGE and MASK may be folders (masks matched by file name) or MASK one file for all images.
     Images of another size than the model's are resized for the model; only hole pixels change.
     Example: raysearch inpaint best-celeba face.png hole.png --out filled.png --blend poisson
+             raysearch inpaint best-celeba 007501.jpg masks/02000.png --out f.png --resize-mask
     """
     from raysearch.inference import inpaint_paths
 
-    written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device)
+    written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device,
+                            resize_mask=resize_mask)
     click.echo(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {out}")
 
 

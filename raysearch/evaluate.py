@@ -25,6 +25,7 @@ from raysearch.data.embedded import embedded_faces
 from raysearch.data.faces import _numeric_id, _select, decode_all, list_images, parse_id_ranges
 from raysearch.data.parquet import is_parquet_location
 from raysearch.errors import UserError
+from raysearch.feature_metrics import FEATURE_METRICS, KID_SUBSET_SIZE, KID_SUBSETS, feature_scorer
 from raysearch.inference import Inpainter, generate
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import METRICS
@@ -117,18 +118,35 @@ def baseline_composites(name: str, images: np.ndarray, masks: np.ndarray) -> tor
     return filled * m + to_unit(images) * (1 - m)
 
 
+_CHUNK_VALUES = 1 << 20  # image values (N * C * H * W) scored at once: bounds memory, stays in cache
+
+
+def per_image_scores(pred: torch.Tensor, target: torch.Tensor, masks: np.ndarray,
+                     notes: dict[str, str]) -> dict[str, torch.Tensor]:
+    """Every registered metric's per-image values (N,) for a whole batch of images.
+
+    One call per metric and chunk of images (``_CHUNK_VALUES``), not one per image: every
+    metric is per image, so the chunks change no value. A metric that cannot run is noted, NaN.
+    """
+    m = torch.from_numpy(masks).double()[:, None]
+    step = max(1, _CHUNK_VALUES // max(1, pred[0].numel()))
+    out: dict[str, torch.Tensor] = {}
+    for name in metric_names():
+        metric = METRICS.get(name)
+        try:
+            out[name] = torch.cat([metric(pred[i : i + step], target[i : i + step],
+                                          m[i : i + step]).double()
+                                   for i in range(0, len(pred), step)])
+        except (ValueError, RuntimeError) as e:  # e.g. a multi-scale metric on too small images
+            notes[name] = f"{name}: not computed ({str(e).splitlines()[0]})"
+            out[name] = torch.full((len(pred),), math.nan, dtype=torch.float64)
+    return out
+
+
 def score(pred: torch.Tensor, target: torch.Tensor, masks: np.ndarray,
           notes: dict[str, str]) -> dict[str, float]:
     """Mean of every registered metric over the images; a metric that cannot run is noted, NaN."""
-    m = torch.from_numpy(masks).double()[:, None]
-    out: dict[str, float] = {}
-    for name in metric_names():
-        try:
-            out[name] = float(METRICS.get(name)(pred, target, m).double().mean())
-        except (ValueError, RuntimeError) as e:  # e.g. a multi-scale metric on too small images
-            notes[name] = f"{name}: not computed ({str(e).splitlines()[0]})"
-            out[name] = math.nan
-    return out
+    return {name: float(v.mean()) for name, v in per_image_scores(pred, target, masks, notes).items()}
 
 
 @dataclass
@@ -141,15 +159,52 @@ class Evaluation:
     num_images: int = 0
     about: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)  # method -> total time
+    seconds: dict[str, float] = field(default_factory=dict)  # method -> time filling the holes
+    scoring_seconds: float = 0.0  # every metric of every method and bin
+    total_seconds: float = 0.0  # the whole evaluation: loading, filling, scoring
+    # (method, bin, metric) -> the values of each image, for metrics taken per image
+    per_image: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)
+    feature_metrics: list[str] = field(default_factory=list)  # LPIPS, KID, FID when asked for
+
+    @property
+    def metrics(self) -> list[str]:
+        return metric_names() + self.feature_metrics
+
+
+def metric_mode(name: str) -> str:
+    """``max`` or ``min``: a registered metric's, or a feature metric's."""
+    return FEATURE_METRICS[name].mode if name in FEATURE_METRICS else METRICS.get(name).mode
+
+
+def data_mismatch(trained: DataConfig, scored: DataConfig) -> str | None:
+    """A warning when ``scored`` reads other faces than the checkpoint trained on, else None."""
+    def where(path: str) -> str:
+        if path == "embedded" or is_parquet_location(path):
+            return path.rstrip("/")
+        return str(Path(path).expanduser().resolve())
+
+    if where(trained.path) == where(scored.path):
+        return None
+    return (f"warning: the checkpoint was trained on {trained.path} (data.path in its config.yaml) "
+            f"but is scored on {scored.path}: these numbers measure transfer to other data, "
+            "not the held-out performance of its own")
 
 
 def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | None = None,
                         mask_kind: str | None = None, split: str = "val", num_images: int = 100,
                         ids: str | None = None,
                         seed: int = 0, baselines: tuple[str, ...] = ("biharmonic", "telea"),
-                        device: str = "auto", say: Callable[[str], None] = print) -> Evaluation:
-    """The model and the baselines on the same images and holes, in each of ``HOLE_BINS``."""
+                        device: str = "auto", say: Callable[[str], None] = print,
+                        warn: Callable[[str], None] | None = None,
+                        lpips_weights: str | None = None, inception_weights: str | None = None,
+                        perceptual: bool = False) -> Evaluation:
+    """The model and the baselines on the same images and holes, in each of ``HOLE_BINS``.
+
+    ``lpips_weights`` / ``inception_weights`` (or ``perceptual``: the configured or cached files)
+    add LPIPS, and KID and FID, per bin (``raysearch.feature_metrics``).
+    """
+    started = time.perf_counter()
+    warn = warn or say
     for b in baselines:
         BASELINES.get(b)  # unknown names fail before any work
     inpainter = Inpainter.load(checkpoint, device)
@@ -163,6 +218,8 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
     if mask_cfg.kind == "folder" and not Path(mask_cfg.folder).is_dir():
         raise UserError(f"mask folder {mask_cfg.folder!r} does not exist; give --masks PATH or "
                         "--mask-kind rect|brush|center")
+    features = feature_scorer(lpips_weights, inception_weights, perceptual, cfg.loss,
+                              inpainter.device, seed)
     images = eval_images(data_cfg, split, num_images, ids)
     size = cfg.data.image_size
     mask_desc = f"folder {mask_cfg.folder}" if mask_cfg.kind == "folder" else f"drawn ({mask_cfg.kind})"
@@ -172,11 +229,25 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
     result = Evaluation([MODEL, *baselines], list(HOLE_BINS), num_images=len(images), about={
         "checkpoint": str(checkpoint), "data": f"{data_cfg.path} ({which})",
         "masks": mask_desc, "image size": f"{size}px", "images per bin": str(len(images)),
-        "seed": str(seed)})
+        "seed": str(seed)}, feature_metrics=features.names if features else [])
+    mismatch = data_mismatch(cfg.data, data_cfg)
+    if mismatch:
+        warn(mismatch)
+        result.notes["data"] = mismatch.removeprefix("warning: ")
     say(f"{len(images)} images at {size}px from {data_cfg.path} ({which}); masks: {mask_desc}")
     target = to_unit(images)
+    if features and features.inception is not None:
+        result.about["KID, FID"] = (f"Inception features of the composites against the same "
+                                    f"{len(images)} real faces; KID: mean of {KID_SUBSETS} subsets "
+                                    f"of {min(KID_SUBSET_SIZE, len(images))} (unbiased); FID is "
+                                    "biased at this count, compare it only at equal counts")
+        t0 = time.perf_counter()
+        features.set_real(target)
+        result.scoring_seconds += time.perf_counter() - t0
     for k, ratio in enumerate(HOLE_BINS):
+        label = bin_label(ratio)
         holes = bin_masks(mask_cfg, size, ratio, len(images), seed * 1000 + k)
+        comps = []
         for method in result.methods:
             t0 = time.perf_counter()
             if method == MODEL:
@@ -184,15 +255,47 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
             else:
                 comp = baseline_composites(method, images, holes)
             result.seconds[method] = result.seconds.get(method, 0.0) + time.perf_counter() - t0
-            for metric, v in score(comp, target, holes, result.notes).items():
-                result.values[(method, bin_label(ratio), metric)] = v
-        say(f"hole ratio {bin_label(ratio)}: " + "  ".join(
-            f"{m} {result.values[(m, bin_label(ratio), 'psnr')]:.2f} dB" for m in result.methods))
+            comps.append(comp)
+        t0 = time.perf_counter()
+        n, m = len(images), len(result.methods)
+        # every method's composites of this bin in one batch
+        per_image = per_image_scores(torch.cat(comps), target.repeat(m, 1, 1, 1),
+                                     np.concatenate([holes] * m), result.notes)
+        for j, method in enumerate(result.methods):
+            for metric, all_values in per_image.items():
+                mine = all_values[j * n : (j + 1) * n]
+                result.per_image[(method, label, metric)] = mine.numpy()
+                result.values[(method, label, metric)] = float(mine.mean())
+            if features:
+                try:
+                    values, spread = features.score(comps[j], target)
+                except ValueError as e:  # e.g. KID of a single image
+                    result.notes["features"] = f"{', '.join(features.names)}: not computed ({e})"
+                    values, spread = dict.fromkeys(features.names, math.nan), {}
+                for metric, value in values.items():
+                    result.values[(method, label, metric)] = value
+                if "kid" in spread:
+                    result.values[(method, label, "kid_std")] = spread["kid"]
+        result.scoring_seconds += time.perf_counter() - t0
+        say(f"hole ratio {label}: " + "  ".join(
+            f"{m} {result.values[(m, label, 'psnr')]:.2f} dB" for m in result.methods))
+    result.total_seconds = time.perf_counter() - started
     return result
 
 
 def _fmt(v: float) -> str:
-    return "n/a" if not math.isfinite(v) else f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+    if not math.isfinite(v):
+        return "n/a"
+    if v != 0 and abs(v) < 1e-3:  # KID of close sets
+        return f"{v:.2e}"
+    return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+
+
+def timing_line(ev: Evaluation) -> str:
+    """Where the evaluation's time went; the total includes loading, filling and scoring."""
+    fills = ", ".join(f"{m} {s:.1f}" for m, s in ev.seconds.items())
+    return (f"Seconds (all bins): filling the holes {fills}; scoring {ev.scoring_seconds:.1f}; "
+            f"total {ev.total_seconds:.1f} (loading the checkpoint, images and masks included)")
 
 
 def markdown_table(ev: Evaluation) -> str:
@@ -201,8 +304,8 @@ def markdown_table(ev: Evaluation) -> str:
     lines = [f"- {k}: {v}" for k, v in ev.about.items()]
     lines += ["", "| metric | method | " + " | ".join(bins) + " |",
               "|---|---|" + "---:|" * len(bins)]
-    for metric in metric_names():
-        higher = METRICS.get(metric).mode == "max"
+    for metric in ev.metrics:
+        higher = metric_mode(metric) == "max"
         arrow = "↑" if higher else "↓"
         for method in ev.methods:
             cells = []
@@ -213,8 +316,7 @@ def markdown_table(ev: Evaluation) -> str:
                 v = ev.values[(method, b, metric)]
                 cells.append(f"**{_fmt(v)}**" if v == best and len(finite) > 1 else _fmt(v))
             lines.append(f"| {metric} {arrow} | {method} | " + " | ".join(cells) + " |")
-    lines += ["", "Seconds per method (all bins): " + ", ".join(
-        f"{m} {s:.1f}" for m, s in ev.seconds.items())]
+    lines += ["", timing_line(ev)]
     lines += [f"Note: {n}" for n in ev.notes.values()]
     return "\n".join(lines) + "\n"
 

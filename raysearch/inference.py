@@ -20,6 +20,7 @@ from torch import nn
 from raysearch.blending import paste_known, poisson_blend
 from raysearch.config import Config
 from raysearch.errors import UserError
+from raysearch.masks.folder import resize_mask
 from raysearch.metrics import composite
 from raysearch.train.checkpoint import load_generator
 from raysearch.train.loop import pick_device, to_tensor
@@ -111,9 +112,13 @@ def read_image(path: Path) -> np.ndarray:
     return _open(path, "RGB", "image")
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """A mask file as a boolean (H, W) array: white (>= 128) = hole."""
-    return _open(path, "L", "mask") >= 128
+def read_mask(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A mask file as a boolean (H, W) array: white (>= 128) = hole; with ``size`` (H, W), resized
+    to it first as ``evaluate`` resizes mask files (area averaging, then the threshold)."""
+    grey = _open(path, "L", "mask")
+    if size is not None and grey.shape != size:
+        return resize_mask(grey, size[1], size[0])
+    return grey >= 128
 
 
 def _check_output(out: Path) -> None:
@@ -123,13 +128,16 @@ def _check_output(out: Path) -> None:
 
 
 def inpaint_file(inpainter: Inpainter, image_path: Path, mask_path: Path, out: Path,
-                 blend: str = "none") -> Path:
-    """Read an image and its mask, inpaint, write ``out`` (lossless)."""
+                 blend: str = "none", resize_mask: bool = False) -> Path:
+    """Read an image and its mask (resized to the image with ``resize_mask``), inpaint, write
+    ``out`` (lossless)."""
     _check_output(out)
-    image, mask = read_image(image_path), read_mask(mask_path)
+    image = read_image(image_path)
+    mask = read_mask(mask_path, image.shape[:2] if resize_mask else None)
     if image.shape[:2] != mask.shape:
         raise UserError(f"image {image_path} is {_size(image)} but mask {mask_path} is "
-                        f"{_size(mask)}; they must be the same size")
+                        f"{_size(mask)}; they must be the same size, or give --resize-mask to "
+                        "resize the mask to the image (as evaluate resizes mask files)")
     result = inpainter(image, mask, blend)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +160,9 @@ def _mask_for(image: Path, masks: Path) -> Path:
 
 
 def inpaint_paths(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str = "none",
-                  device: str = "auto") -> list[Path]:
-    """One image, or every image of a folder (masks: one file for all, or a folder by name)."""
+                  device: str = "auto", resize_mask: bool = False) -> list[Path]:
+    """One image, or every image of a folder (masks: one file for all, or a folder by name);
+    ``resize_mask``: masks of another size are resized to their image."""
     from raysearch.data.faces import list_images
 
     if not image.exists():
@@ -176,4 +185,5 @@ def inpaint_paths(checkpoint: Path, image: Path, mask: Path, out: Path, blend: s
     for t in targets:
         _check_output(t)
     inpainter = Inpainter.load(checkpoint, device)
-    return [inpaint_file(inpainter, i, m, t, blend) for (i, m), t in zip(pairs, targets, strict=True)]
+    return [inpaint_file(inpainter, i, m, t, blend, resize_mask)
+            for (i, m), t in zip(pairs, targets, strict=True)]

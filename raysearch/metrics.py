@@ -82,21 +82,37 @@ def _gaussian_window(device: torch.device, dtype: torch.dtype, radius: int = _SS
     return g
 
 
+def _band(n: int, g: torch.Tensor) -> torch.Tensor:
+    """(n, n - len(g) + 1) matrix whose column j holds ``g`` at rows j..j+len(g)-1: ``x @ band``
+    is the valid 1-D correlation of the last axis with ``g``."""
+    k = len(g)
+    band = g.new_zeros(n, n - k + 1)
+    for j in range(k):
+        band.diagonal(-j).fill_(float(g[j]))
+    return band
+
+
 def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian filter over the valid region only (no padding), per channel."""
-    c = x.shape[1]
-    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    """Separable Gaussian filter over the valid region only (no padding), per channel.
+
+    Two matrix products with banded matrices: in float64 on CPU this is several times faster
+    than a grouped ``conv2d`` (which has no fast double path), and equal to it to rounding.
+    """
+    h, w = x.shape[-2:]
+    rows = x @ _band(w, g)
+    return (rows.transpose(-1, -2) @ _band(h, g)).transpose(-1, -2)
 
 
 def ssim_terms(pred: torch.Tensor, target: torch.Tensor, g: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel SSIM and its contrast-structure factor over the valid region of window ``g``."""
     c1, c2 = _K1**2, _K2**2
-    mu_x, mu_y = _blur(pred, g), _blur(target, g)
-    sxx = _blur(pred * pred, g) - mu_x**2
-    syy = _blur(target * target, g) - mu_y**2
-    sxy = _blur(pred * target, g) - mu_x * mu_y
+    # the five blurred quantities in one call
+    blurred = _blur(torch.stack([pred, target, pred * pred, target * target, pred * target]), g)
+    mu_x, mu_y, exx, eyy, exy = blurred.unbind(0)
+    sxx = exx - mu_x**2
+    syy = eyy - mu_y**2
+    sxy = exy - mu_x * mu_y
     cs = (2 * sxy + c2) / (sxx + syy + c2)
     return (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1) * cs, cs
 

@@ -134,3 +134,38 @@ def test_a_model_trained_on_train_masks_is_scored_on_the_held_out_files() -> Non
     scored = evaluation_masks(trained)
     assert scored.subset == "holdout" and scored.ratio_weights == ()
     assert evaluation_masks(MaskConfig(kind="folder", folder="m")).subset == "all"
+
+
+def test_scoring_on_other_data_than_training_warns_once(tiny_checkpoint: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The tiny checkpoint trained on the embedded faces: scored on a folder, one warning line."""
+    from PIL import Image
+
+    from raysearch.data.embedded import embedded_faces
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i, face in enumerate(embedded_faces(12, 40)[0]):
+        Image.fromarray(face).save(folder / f"{i + 1:06d}.png")
+    common = ["--num-images", "3", "--mask-kind", "rect", "--device", "cpu", "--baselines", "",
+              "--out", str(tmp_path / "ev")]
+    main(["evaluate", str(tiny_checkpoint), "--data", str(folder), "--split", "all", *common])
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, err
+    assert "trained on embedded" in warnings[0] and str(folder) in warnings[0]
+    assert "trained on embedded" in (tmp_path / "ev" / "evaluation.md").read_text()
+    main(["evaluate", str(tiny_checkpoint), "--data", "embedded", *common])
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_the_same_folder_written_two_ways_is_no_mismatch(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from raysearch.evaluate import data_mismatch
+
+    (tmp_path / "celeba").mkdir()
+    monkeypatch.chdir(tmp_path)
+    trained = DataConfig(path="celeba")
+    assert data_mismatch(trained, DataConfig(path=str(tmp_path / "celeba"))) is None
+    assert data_mismatch(trained, DataConfig(path="./celeba/")) is None
+    assert data_mismatch(trained, DataConfig(path="embedded")) is not None

@@ -108,3 +108,55 @@ def test_clear_errors(tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.Capt
     _case(images, 32, 32)[1].rename(masks / "other.png")
     err = _error(capsys, ["inpaint", ck, str(images), str(masks), "--out", str(tmp_path / "o")])
     assert "no mask for img0.png" in err
+
+
+def _nvidia_like_mask(path: Path, size: int = 512) -> np.ndarray:
+    """A 512x512 irregular mask (white strokes), as NVIDIA's files are."""
+    import cv2
+
+    mask = np.zeros((size, size), np.uint8)
+    rng = np.random.default_rng(5)
+    for _ in range(6):
+        p0, p1 = rng.integers(0, size, 2), rng.integers(0, size, 2)
+        cv2.line(mask, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), 255, int(rng.integers(20, 50)))
+    _write(path, mask)
+    return mask
+
+
+def test_a_512_mask_on_an_89x109_face_needs_and_takes_resize_mask(
+        tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from raysearch.inference import read_mask
+    from raysearch.masks.folder import load_mask
+
+    image_path, _, image, _ = _case(tmp_path, 109, 89)
+    mask_path = tmp_path / "02000.png"
+    _nvidia_like_mask(mask_path)
+    ck, out = str(tiny_checkpoint), tmp_path / "filled.png"
+    err = _error(capsys, ["inpaint", ck, str(image_path), str(mask_path), "--out", str(out)])
+    assert "is 89x109" in err and "is 512x512" in err and "--resize-mask" in err
+    main(["inpaint", ck, str(image_path), str(mask_path), "--out", str(out), "--resize-mask"])
+    result = np.asarray(Image.open(out))
+    hole = read_mask(mask_path, (109, 89))
+    assert result.shape == image.shape and hole.shape == (109, 89) and hole.dtype == bool
+    assert 0.05 < hole.mean() < 0.95
+    assert np.array_equal(result[~hole], image[~hole])  # known pixels of the resized mask exact
+    assert not np.array_equal(result[hole], image[hole])
+    # the same resizing evaluate applies to mask files (at its square size)
+    assert np.array_equal(read_mask(mask_path, (64, 64)), load_mask(mask_path, 64).astype(bool))
+
+
+@pytest.mark.data
+def test_resize_mask_on_real_nvidia_masks_and_faces(tiny_checkpoint: Path, tmp_path: Path,
+                                                    celeba_dir: Path, masks_dir: Path) -> None:
+    face = celeba_dir / "007501.jpg"
+    out = tmp_path / "out"
+    out.mkdir()
+    main(["inpaint", str(tiny_checkpoint), str(face), str(masks_dir / "06000.png"), "--out",
+          str(out), "--resize-mask"])
+    result = np.asarray(Image.open(out / "007501.png"))
+    image = np.asarray(Image.open(face).convert("RGB"))
+    from raysearch.inference import read_mask
+
+    hole = read_mask(masks_dir / "06000.png", image.shape[:2])
+    assert result.shape == image.shape == (109, 89, 3)
+    assert np.array_equal(result[~hole], image[~hole])

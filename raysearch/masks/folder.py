@@ -38,13 +38,18 @@ def subset_files(files: list[Path], subset: str) -> list[Path]:
     return [f for i, f in enumerate(files) if (i % _HOLDOUT_EVERY == 0) == held]
 
 
+def resize_mask(raw: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A grey (H, W) uint8 mask at ``width`` x ``height``: area averaging, then the threshold 128,
+    so it stays binary. True = hole."""
+    return cv2.resize(raw, (width, height), interpolation=cv2.INTER_AREA) >= 128
+
+
 def load_mask(path: Path, size: int) -> np.ndarray:
     """A mask image resized to ``size`` (area averaging, then threshold): 1 = hole."""
     raw = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if raw is None:
         raise ValueError(f"{path}: not a readable image")
-    small = cv2.resize(raw, (size, size), interpolation=cv2.INTER_AREA)
-    return (small >= 128).astype(np.float32)
+    return resize_mask(raw, size, size).astype(np.float32)
 
 
 @MASKS.register("folder")

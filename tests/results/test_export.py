@@ -92,3 +92,50 @@ def test_export_to_an_unwritable_place_is_a_user_error(experiment: Path, tmp_pat
     with pytest.raises(SystemExit) as e:
         main(["export", "e1", "--results", str(experiment.parent), "--out", str(blocker / "x")])
     assert e.value.code == 2 and capsys.readouterr().err.startswith("error: cannot write")
+
+
+def _help_example(capsys: pytest.CaptureFixture[str]) -> str:
+    """The DuckDB line of ``raysearch export --help``, exactly as printed."""
+    main(["export", "--help"])
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    examples = [line for line in lines if line.startswith("duckdb ")]
+    assert len(examples) == 1, lines
+    return examples[0]
+
+
+@pytest.fixture
+def tables(experiment: Path, tmp_path: Path) -> Path:
+    """``tables/trials.parquet`` as the help's example writes it; returns the folder above."""
+    main(["export", "e1", "--results", str(experiment.parent), "--out", str(tmp_path / "tables")])
+    return tmp_path
+
+
+def test_help_example_sql_as_bash_passes_it_runs_in_duckdb(
+        tables: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """What bash hands DuckDB (shlex splits as POSIX shells do) is valid SQL with the dotted
+    column, run by the duckdb package."""
+    import shlex
+
+    duckdb = pytest.importorskip("duckdb")
+    program, flag, sql = shlex.split(_help_example(capsys))
+    assert (program, flag) == ("duckdb", "-c")
+    monkeypatch.chdir(tables)
+    rows = duckdb.sql(sql).fetchall()
+    assert rows[0] == (0, 22.25) and len(rows) == 4
+
+
+def test_help_example_pasted_into_bash_runs(tables: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join([venv_bin, os.environ.get("PATH", "")])
+    if shutil.which("duckdb", path=path) is None:
+        pytest.skip("the duckdb CLI binary is not installed (pip install duckdb-cli); the SQL is "
+                    "tested with the duckdb package instead")
+    done = subprocess.run(["bash", "-c", _help_example(capsys)], cwd=tables, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PATH": path})
+    assert done.returncode == 0, done.stderr
+    assert "22.25" in done.stdout and "Error" not in done.stdout + done.stderr
