@@ -6,6 +6,7 @@ with code 2; nothing is started and nothing is lost.
 
 from __future__ import annotations
 
+import errno
 import sys
 import time
 from pathlib import Path
@@ -172,6 +173,10 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
         chosen["overrides"] = {**chosen.get("overrides", {}), **_parse_sets(sets)}
     chosen["name"] = name or chosen.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
     spec = SearchSpec(**chosen)
+    if address:
+        from raysearch.search.options import check_address
+
+        check_address(address)  # one line, in seconds, for an address nobody answers on
     if address and is_jobs_address(address):
         check_search(spec, check=_check_names)  # a bad space fails here, not on the cluster
         job_id = submit_job(spec, address)
@@ -336,7 +341,9 @@ def status(name: str, results: str, address: str | None, follow: bool) -> None:
 @click.option("--pareto", is_flag=True,
               help="List the Pareto set over the search's objectives (full-length trials).")
 @click.option("--results", default="results", help=RESULTS_HELP)
-def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, results: str) -> None:
+@click.option("--force", is_flag=True, help="Write into --out even if it already holds files.")
+def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, results: str,
+         force: bool) -> None:
     """Copy the best checkpoint and its resolved config to OUT, and check that it loads.
 
     \b
@@ -351,7 +358,7 @@ def best(name: str, out: Path | None, trial_number: int | None, pareto: bool, re
         return
     if out is None:
         raise UserError("give --out FOLDER to copy the checkpoint into (or --pareto to list)")
-    trial = pull_checkpoint(exp, out, trial_number)
+    trial = pull_checkpoint(exp, out, trial_number, force)
     b = trial.best if trial.best_checkpoint_epoch == trial.best_epoch else \
         next((h for h in trial.history if h["epoch"] == trial.best_checkpoint_epoch), {})
     click.echo(f"trial {trial.number} epoch {trial.best_checkpoint_epoch}: "
@@ -586,9 +593,20 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:  # a mistyped option or value: one line, as every user error
+        hint = f" (see: {e.ctx.command_path} --help)" if e.ctx is not None else ""
+        click.echo(f"error: {e.format_message()}{hint}", err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        click.echo(f"error: no space left on the device ({e.filename or 'while writing'}); "
+                   "records are written whole or not at all, so once there is room "
+                   "'raysearch resume NAME' goes on from the last finished epochs", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -356,6 +356,7 @@ def _check_loss(cfg: Config, where: str) -> None:
     _require(lo.clip_value > 0.0, where, f"loss.clip_value must be positive, got {lo.clip_value}")
     _require(lo.adv_warmup_epochs >= 0.0, where,
              f"loss.adv_warmup_epochs must be at least 0, got {lo.adv_warmup_epochs}")
+    _require(cfg.train.epochs >= 1, where, f"train.epochs must be at least 1, got {cfg.train.epochs}")
     _require(0 <= lo.recon_only_epochs < cfg.train.epochs, where,
              f"loss.recon_only_epochs must be 0..train.epochs-1 ({cfg.train.epochs - 1}), "
              f"got {lo.recon_only_epochs}")
@@ -364,9 +365,13 @@ def _check_loss(cfg: Config, where: str) -> None:
 def load_yaml(path: Path) -> Any:
     """Read a YAML file, turning I/O and syntax problems into one-line UserErrors."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a folder; give a YAML file") from None
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
     try:

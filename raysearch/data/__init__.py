@@ -12,9 +12,15 @@ from raysearch.data.parquet import is_parquet_location, load_parquet, pack_folde
 __all__ = ["FaceData", "check_data_path", "load_faces", "pack_folder"]
 
 
+URI_TIMEOUT_S = 20.0  # a bucket that does not answer in this long is reported, not waited on
+
+
 def check_data_path(path: str) -> None:
     """Fail early (before Ray starts) when the data path cannot be read."""
-    if path == "embedded" or "://" in path:
+    if path == "embedded":
+        return
+    if "://" in path:
+        _check_uri(path)
         return
     from raysearch.data.faces import list_images
 
@@ -33,3 +39,34 @@ def load_faces(cfg: DataConfig) -> FaceData:
     if is_parquet_location(cfg.path):
         return load_parquet(cfg.path, cfg)
     return load_folder(Path(cfg.path), cfg)
+
+
+def _check_uri(uri: str) -> None:
+    """Parquet shards at a URI: a filesystem pyarrow opens, and shards there, within a bound
+    (a daemon thread: a call that never returns cannot keep the process alive)."""
+    import threading
+
+    from raysearch.data.parquet import shard_paths
+    from raysearch.errors import UserError
+
+    outcome: list[BaseException | None] = []
+
+    def probe() -> None:
+        try:
+            shard_paths(uri)
+            outcome.append(None)
+        except BaseException as e:  # handed to the caller's thread
+            outcome.append(e)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(URI_TIMEOUT_S)
+    if not outcome:
+        raise UserError(f"data.path {uri}: no answer within {URI_TIMEOUT_S:.0f} s (network or "
+                        "credentials?)")
+    error = outcome[0]
+    if isinstance(error, UserError):
+        raise error
+    if error is not None:  # pyarrow's own: unknown scheme, no such bucket, access denied
+        raise UserError(f"data.path {uri}: cannot list Parquet shards there "
+                        f"({str(error).splitlines()[0][:200]})")

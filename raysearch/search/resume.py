@@ -74,10 +74,17 @@ def _open(name: str, results: str, storage: str | None) -> dict[str, Any]:
     if not (local / SPEC_FILE).exists() and storage:
         RecordStore(str(local), join(storage, name)).download()  # resuming on another machine
     store = RecordStore(str(local))
-    saved = store.read_json(SPEC_FILE)
+    try:
+        saved = store.read_json(SPEC_FILE)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{local / SPEC_FILE}: not valid JSON ({e})") from None
     if saved is None:
         where = f"{results}" + (f" or {join(storage, name)}" if storage else "")
         raise UserError(f"no experiment {name!r} in {where}")
+    needed = {"spec", "metric", "mode", "space", "base_config"}
+    if not isinstance(saved, dict) or not needed <= saved.keys() or not isinstance(saved["spec"], dict):
+        raise UserError(f"{local / SPEC_FILE}: not an experiment record as raysearch writes it "
+                        f"(it needs {', '.join(sorted(needed))})")
     return dict(saved)
 
 

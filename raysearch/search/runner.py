@@ -24,6 +24,7 @@ from raysearch.errors import UserError
 from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
+from raysearch.search.options import check_optuna_storage, check_storage, finite_number
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
 from raysearch.search.signing import load_key
 from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
@@ -65,15 +66,15 @@ def _check_spec(spec: SearchSpec) -> None:
         raise UserError(f"--max-epochs must be at least 1, got {spec.max_epochs}")
     if spec.workers_per_trial < 1:
         raise UserError(f"--workers-per-trial must be at least 1, got {spec.workers_per_trial}")
-    if spec.cpus_per_worker <= 0:
-        raise UserError(f"--cpus-per-worker must be > 0, got {spec.cpus_per_worker}")
-    if spec.gpus_per_worker < 0:
-        raise UserError(f"--gpus-per-worker must be >= 0, got {spec.gpus_per_worker}")
+    finite_number("--cpus-per-worker", spec.cpus_per_worker, at_least=0, strictly=True)
+    finite_number("--gpus-per-worker", spec.gpus_per_worker, at_least=0)
+    finite_number("--time-budget", spec.time_budget_s, at_least=0)
     if spec.max_concurrent < 0:
         raise UserError(f"--max-concurrent must be >= 0, got {spec.max_concurrent}")
     check_strategy(spec.sampler, spec.scheduler, spec.startup_trials, spec.epoch_budget)
-    if spec.time_budget_s < 0:
-        raise UserError(f"--time-budget must be >= 0 seconds (0: none), got {spec.time_budget_s}")
+    if spec.reduction_factor < 2:
+        raise UserError(f"--reduction-factor must be at least 2 (ASHA keeps 1/reduction-factor "
+                        f"of the trials at each rung), got {spec.reduction_factor}")
     if spec.max_failures < 0:
         raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
     if spec.grace_period < 1:
@@ -85,12 +86,10 @@ def _check_spec(spec: SearchSpec) -> None:
                         "folders yet; give a folder on shared storage mounted on every node (NFS)")
     if not spec.name or "/" in spec.name or spec.name.startswith("."):
         raise UserError(f"--name {spec.name!r} must be a plain folder name")
-    if spec.optuna_storage and spec.optuna_storage.startswith("journal:"):
-        journal = Path(spec.optuna_storage[len("journal:"):]).expanduser()
-        if not journal.name or not journal.parent.is_dir():
-            raise UserError(f"--optuna-storage {spec.optuna_storage}: give journal:FILE in an "
-                            f"existing folder (not found: {journal.parent})")
-        spec.optuna_storage = f"journal:{journal.resolve()}"  # trials may run from another cwd
+    if spec.storage:
+        check_storage(spec.storage)
+    if spec.optuna_storage:
+        spec.optuna_storage = check_optuna_storage(spec.optuna_storage)
 
 
 def _check_writable(folder: Path) -> None:
@@ -148,15 +147,57 @@ def _with_weights_check(check: Callable[[Config], None] | None) -> Callable[[Con
     return both
 
 
-def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
+# searched keys whose range depends on the run: the largest value it allows
+_BOUNDED_BY_RUN: dict[str, Callable[[Config], int]] = {
+    "loss.recon_only_epochs": lambda base: base.train.epochs - 1,  # at least one adversarial epoch
+}
+
+
+def _clamp_to_run(space: SearchSpace, base: Config, say: Callable[[str], None]) -> None:
+    """Narrow a range that the run cannot take in full (``--max-epochs 2`` and a preset that
+    searches ``loss.recon_only_epochs`` up to 3), and say so; refuse one left empty."""
+    for p in space.params:
+        if p.name not in _BOUNDED_BY_RUN or p.type != "int" or p.high is None or p.low is None:
+            continue
+        top = _BOUNDED_BY_RUN[p.name](base)
+        if p.high <= top:
+            continue
+        if p.low > top:
+            raise UserError(f"{space.path}: parameters.{p.name} starts at {p.low}, but this run "
+                            f"allows at most {top} (train.epochs {base.train.epochs})")
+        say(f"{space.path}: parameters.{p.name} searched over {p.low}..{top}, not up to {p.high}: "
+            f"train.epochs is {base.train.epochs}")
+        p.high = top
+
+
+def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
+                 say: Callable[[str], None] = print
                  ) -> tuple[SearchSpace, Config, list[Objective]]:
     """Validate the spec and its space (no files but the space read): space, base, objectives."""
     _check_spec(spec)
     space = load_space(Path(spec.space_path))
+    searched = sorted(set(spec.overrides) & {p.name for p in space.params})
+    if searched:
+        raise UserError(f"--set {searched[0]}: {space.path} searches this key, so every trial would "
+                        "replace the value; drop the --set, or move the key from the space's "
+                        "parameters to its fixed values")
     base = resolve_base(spec, space)
+    _clamp_to_run(space, base, say)
     validate_space(space, base, _with_weights_check(check))
     objectives = _objectives(spec, space)
     return space, base, objectives
+
+
+def _check_masks(base: Config) -> None:
+    """Build the trials' hole samplers once here: a mask folder that is missing, empty or has no
+    mask in the ratio bin fails now, not in every trial."""
+    import dataclasses
+
+    from raysearch.masks import build_mask_sampler
+
+    build_mask_sampler(base.mask, base.data.image_size)
+    if base.mask.ratio_weights:  # validation draws from the whole bin
+        build_mask_sampler(dataclasses.replace(base.mask, ratio_weights=()), base.data.image_size)
 
 
 def load_data(base: Config, say: Callable[[str], None]) -> FaceData | None:
@@ -177,8 +218,9 @@ def load_data(base: Config, say: Callable[[str], None]) -> FaceData | None:
 def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
-    space, base, objectives = check_search(spec, check)
+    space, base, objectives = check_search(spec, check, say)
     check_data_path(base.data.path)
+    _check_masks(base)
     _check_writable(spec.experiment)
     # the lock before the existence check: of two drivers started at once, one gets the folder
     lock = ExperimentLock(spec.experiment, spec.name)

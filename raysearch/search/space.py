@@ -163,7 +163,9 @@ def _parse_param(name: str, spec: Any, where: str, known: set[str]) -> Param:
         if p.low >= p.high:
             raise UserError(f"{at}: empty or inverted range low={p.low} high={p.high} "
                             "(need low < high; use 'fixed' for a single value)")
-        p.log = bool(spec.get("log", False))
+        p.log = spec.get("log", False)
+        if not isinstance(p.log, bool):
+            raise UserError(f"{at}: log must be true or false, got {p.log!r}")
         if p.log and p.low <= 0:
             raise UserError(f"{at}: log scale needs low > 0, got {p.low}")
         if "step" in spec:
@@ -193,11 +195,21 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
     params_raw = raw.get("parameters") or {}
     if not isinstance(fixed, dict) or not isinstance(params_raw, dict):
         raise UserError(f"{where}: 'fixed' and 'parameters' must be mappings of dotted config keys")
+    for section, keys in (("fixed", fixed), ("parameters", params_raw)):
+        bad = [k for k in keys if not isinstance(k, str)]
+        if bad:
+            raise UserError(f"{where}: {section} key {bad[0]!r} is not a dotted config key "
+                            "(e.g. optim.lr_g)")
     if not params_raw:
         raise UserError(f"{where}: 'parameters' is empty: nothing to search")
     metric = raw.get("metric")
     if metric is not None and metric not in METRICS:
         raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    mode = raw.get("mode")
+    if mode is not None and mode != METRICS.get(metric or "val_psnr"):
+        shown = metric or "val_psnr"
+        raise UserError(f"{where}: mode {mode!r} does not fit {shown}, which is always "
+                        f"{METRICS[shown]!r}; remove mode (the metric's registry entry sets it)")
     space = SearchSpace(path=where, description=str(raw.get("description", "")), metric=metric,
                         fixed=dict(fixed))
     known = set(fixed)
@@ -209,12 +221,43 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
     return space
 
 
+def check_conditions(space: SearchSpace, base: Config) -> None:
+    """Every ``when:`` value must be one its parent can take: a choice of a searched parent, or
+    the parent's value in every trial (fixed, --set or default). Otherwise the parameter would
+    never be searched, and nobody would be told."""
+    params = {p.name: p for p in space.params}
+    flat = _flat(base.to_dict())
+    for p in space.params:
+        for parent, values in p.when.items():
+            if parent in params and params[parent].type == "categorical":
+                possible = list(params[parent].choices)
+            elif parent in params:
+                continue  # a numeric parent: any value in its range may come up
+            else:
+                possible = [flat.get(parent)]
+            if not any(v in possible for v in values):
+                raise UserError(f"{space.path}: parameters.{p.name} is searched only when {parent} "
+                                f"is {values}, but {parent} is always one of {possible}: it would "
+                                "never be searched")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def validate_space(space: SearchSpace, base: Config,
                    check: Callable[[Config], None] | None = None) -> None:
     """Build a config at every bound and choice so bad values fail now, not inside a trial.
 
     ``base`` is the trials' own base (``SearchSpace.base_config``), so what passes here is what
     the trials train."""
+    check_conditions(space, base)
     default = trial_config(base, {})
     if check is not None:
         check(default)

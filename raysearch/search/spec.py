@@ -7,6 +7,9 @@ Needs no Ray and no torch.
 from __future__ import annotations
 
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -91,7 +94,36 @@ def spec_fields(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict) or not set(raw) <= known:
         bad = sorted(set(raw) - known) if isinstance(raw, dict) else raw
         raise UserError(f"--spec {path}: unknown search option(s) {bad} (known: {', '.join(sorted(known))})")
+    hints = typing.get_type_hints(SearchSpec)
+    for key, value in raw.items():
+        if not _fits(value, hints[key]):
+            raise UserError(f"--spec {path}: {key} must be {_describe(hints[key])}, got {value!r}")
     return raw
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+        else (hint,)
+    for t in options:
+        if t is type(None) and value is None:
+            return True
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return math.isfinite(value)
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t in (str, bool) and isinstance(value, t):
+            return True
+        if typing.get_origin(t) is dict and isinstance(value, dict):
+            return True
+    return False
+
+
+def _describe(hint: Any) -> str:
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "null"}
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
+        else (hint,)
+    return " or ".join(names.get(t, "a mapping") for t in options)
 
 
 DEFAULTS = SearchSpec(name="")  # what an option not given means

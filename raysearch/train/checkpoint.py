@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,18 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> dict[st
     path = Path(folder) / WEIGHTS
     if not path.is_file():
         raise UserError(f"{folder}: not a raysearch checkpoint (no {WEIGHTS})")
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        with warnings.catch_warnings():  # bytes that are no pickle make torch warn, then fail
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        # empty, truncated, random bytes (EOFError, UnpicklingError, IndexError...), or a pickle
+        # of code that weights_only refuses
+        reason = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable checkpoint ({reason})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a raysearch checkpoint (holds a {type(state).__name__})")
+    return state
 
 
 def load_generator(folder: Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, Config]:
@@ -37,5 +49,14 @@ def load_generator(folder: Path, device: torch.device | str = "cpu") -> tuple[to
 
     cfg = load_config(Path(folder) / CONFIG)
     gen = build_generator(cfg)
-    gen.load_state_dict(load_checkpoint(folder, device)["generator"])
+    state = load_checkpoint(folder, device)
+    if "generator" not in state:
+        raise UserError(f"{Path(folder) / WEIGHTS}: no 'generator' weights in it "
+                        f"(keys: {', '.join(sorted(map(str, state))[:8])})")
+    try:
+        gen.load_state_dict(state["generator"])
+    except (RuntimeError, TypeError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0][:200]
+        raise UserError(f"{folder}: the weights do not fit the network its {CONFIG} describes "
+                        f"({first})") from None
     return gen.to(device).eval(), cfg

@@ -27,6 +27,7 @@ from torch import nn
 
 from raysearch.config import Config, save_config
 from raysearch.data import FaceData, load_faces
+from raysearch.errors import UserError
 from raysearch.losses import require_vgg_weights
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
@@ -48,8 +49,13 @@ class TrainHooks:
 
 
 def pick_device(name: str) -> torch.device:
+    if name not in ("auto", "cpu", "cuda"):
+        raise UserError(f"device must be auto, cpu or cuda, got {name!r}")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("device cuda: this machine has no CUDA GPU that torch can use "
+                        "(use auto or cpu)")
     if name == "cuda" and dist.is_available() and dist.is_initialized():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device(name)
