@@ -97,7 +97,7 @@ class TrialRecorder(Callback):
         rec = self._record(trial)
         if result.get("diverged"):  # the trial's last word: it stops now, with this reason
             rec.diverged = True
-            rec.error = f"diverged: {result.get('end_reason', 'non-finite loss')}"
+            rec.error = f"{result.get('end_kind', 'diverged')}: {result.get('end_reason', 'non-finite loss')}"
             self._save()
             return
         epoch = int(result.get("training_iteration", rec.epochs + 1))

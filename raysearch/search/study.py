@@ -123,7 +123,11 @@ class StudySearch(OptunaSearch):
         if error:
             return TrialState.FAIL, None, "error"
         if result.get("diverged"):
-            return TrialState.PRUNED, None, f"diverged: {result.get('end_reason', '')}".strip()
+            kind = result.get("end_kind", "diverged")
+            # a config that cannot train is FAIL (TPE ignores it); a divergence is PRUNED (TPE
+            # keeps it in its model and learns to stay away)
+            state = TrialState.FAIL if kind == "invalid config" else TrialState.PRUNED
+            return state, None, f"{kind}: {result.get('end_reason', '')}".strip()
         metrics = self.metric if self._multi() else [self.metric]
         values = [result.get(m) for m in metrics]
         if not values or not all(finite(v) for v in values):

@@ -24,7 +24,7 @@ from ray import tune
 
 from raysearch.config import config_from_dict
 from raysearch.data import FaceData
-from raysearch.errors import DivergedError
+from raysearch.errors import DivergedError, UserError
 from raysearch.search.space import trial_config
 from raysearch.train import train
 from raysearch.train.checkpoint import METRICS
@@ -61,9 +61,14 @@ def checkpoint_epoch(folder: Path | None) -> int:
     return int(json.loads((folder / METRICS).read_text()).get("epoch", 0))
 
 
-def diverged_result(error: DivergedError, metrics: list[str]) -> dict[str, Any]:
-    """The last result of a diverged trial: its metrics NaN (Tune requires them), and why."""
-    return {**{m: float("nan") for m in metrics}, "diverged": True, "end_reason": str(error)}
+def diverged_result(error: Exception, metrics: list[str]) -> dict[str, Any]:
+    """The last result of a trial that a retry cannot save: its metrics NaN (Tune requires them),
+    and why. ``diverged`` is that signal for ASHA, Optuna and the records; ``end_kind`` says
+    whether the loss diverged or the trial's config cannot be trained (a deterministic error:
+    retrying it ``--max-failures`` times would fail the same way each time)."""
+    kind = "invalid config" if isinstance(error, UserError) else "diverged"
+    return {**{m: float("nan") for m in metrics}, "diverged": True, "end_kind": kind,
+            "end_reason": str(error)}
 
 
 def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
@@ -81,7 +86,7 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
 
     try:
         train(cfg, run_dir, data=_data(data_ref), report=report, resume_from=resume)
-    except DivergedError as e:
+    except (DivergedError, UserError) as e:
         tune.report(diverged_result(e, metrics or []))
     finally:
         if resume is not None:
@@ -104,7 +109,7 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
 
     try:
         train(cfg, run_dir, data=_data(loop_config["data_ref"]), report=report, resume_from=resume)
-    except DivergedError as e:
+    except (DivergedError, UserError) as e:
         # every rank must get here (an injected NaN hits all ranks in the same step); the loop's
         # finiteness check is per rank, so a NaN on one rank alone is not caught this way
         ray.train.report(diverged_result(e, loop_config.get("metrics", [])))

@@ -88,3 +88,29 @@ def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
         told = by_tune_id[t.trial_id]
         assert told.state == optuna.trial.TrialState.PRUNED
         assert told.user_attrs["raysearch_end"].startswith("diverged: generator loss became inf")
+
+
+@pytest.mark.slow
+def test_a_config_that_cannot_train_ends_its_trial_without_retries(tmp_path: Path,
+                                                                   ray_local: None) -> None:
+    """A deterministic error inside a trial (here: train.device cuda on a machine without one,
+    which only the trial's own node can know) is not retried --max-failures times."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: cuda trains")
+    space = write_space(tmp_path, {"train.device": {"type": "categorical", "choices": ["cpu", "cuda"]}})
+    # seed 0 asks cuda, cpu (random sampler)
+    spec = SearchSpec(name="nocuda", space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=2, max_epochs=1, seed=0, sampler="random", max_concurrent=1,
+                      max_failures=2)
+    run_search(prepare_search(spec, check=validate_names, say=lambda _m: None), say=lambda _m: None)
+    exp = open_experiment("nocuda", spec.results)
+    (bad,) = [t for t in exp.trials if t.params["train.device"] == "cuda"]
+    (good,) = [t for t in exp.trials if t.params["train.device"] == "cpu"]
+    assert bad.state == "ERROR" and bad.retries == 0 and bad.diverged, status_table(exp)
+    assert bad.error and bad.error.startswith("invalid config: device cuda"), bad.error
+    assert good.state == "TERMINATED"
+    study = optuna.load_study(study_name="nocuda", storage=exp.spec["study_url"])
+    told = {t.user_attrs["tune_trial_id"]: t for t in study.trials}[bad.trial_id]
+    assert told.state == optuna.trial.TrialState.FAIL  # TPE ignores it rather than learning from it
