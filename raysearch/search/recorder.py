@@ -16,6 +16,7 @@ from typing import Any
 from ray.tune import Callback
 
 from raysearch.metrics import validation_modes
+from raysearch.search.progress import fmt
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, finite, read_trials, trials_json
 from raysearch.search.store import RecordStore
 
@@ -116,8 +117,7 @@ class TrialRecorder(Callback):
         if result.get("checkpoint_path"):  # multi-worker trials: Train's checkpoint, via metric
             self._checkpoint(rec, epoch, str(result["checkpoint_path"]))
         self._save()
-        self.say(f"trial {rec.number:>3} epoch {epoch:>3}  {self.metric} "
-                 f"{round(value, 4) if finite(value) else value}")
+        self.say(f"trial {rec.number:>3} epoch {epoch:>3}  {self.metric} {fmt(value):>7}")
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
                       **info: Any) -> None:
@@ -148,8 +148,7 @@ class TrialRecorder(Callback):
         how = f"stopped early by ASHA after {rec.epochs} epochs" if rec.stopped_early \
             else f"finished {rec.epochs} epochs"
         best = rec.best.get(self.metric)
-        self.say(f"trial {rec.number:>3} {how}; best {self.metric} "
-                 f"{round(best, 4) if finite(best) else best}")
+        self.say(f"trial {rec.number:>3} {how}; best {self.metric} {fmt(best)}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)

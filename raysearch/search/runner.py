@@ -275,32 +275,43 @@ def loopback_only() -> Iterator[None]:
             os.environ[name] = saved_env
 
 
-def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> str | None:
     """Attach to a cluster, or start a local Ray with its dashboard (Train needs the State API),
-    listening on 127.0.0.1 only (``loopback_only``); Ray's token authentication stays on."""
+    listening on 127.0.0.1 only (``loopback_only``); Ray's token authentication stays on.
+    Returns the dashboard's URL when Ray tells it."""
     import ray
 
-    if ray.is_initialized():
-        return
+    if ray.is_initialized():  # started by the caller (a test, a notebook)
+        from ray._private.worker import get_dashboard_url
+
+        return _dashboard_url(type("Ctx", (), {"dashboard_url": get_dashboard_url()})())
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
     # checkpoint-heavy short trials trip this advisory warning constantly; it is not actionable
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if address:
         enable_for_driver(address)
         # a driver outside the cluster ships this raysearch to it; inside a job it came with the job
-        ray.init(address=address, log_to_driver=False,
-                 runtime_env=None if address == "auto" else code_runtime_env())
-        return
+        ctx = ray.init(address=address, log_to_driver=False,
+                       runtime_env=None if address == "auto" else code_runtime_env())
+        return _dashboard_url(ctx)
     # Ray Train finds the State API by looking for "the" Ray instance on the machine; with
     # another one running (a second search, a test cluster) it gives up and the next trial
     # hangs. Pin the dashboard port and tell every worker where it is.
     port = _free_port()
     with loopback_only():
-        ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host=LOOPBACK,
-                 dashboard_port=port, log_to_driver=False, logging_level=logging.WARNING,
-                 _node_ip_address=LOOPBACK,
-                 runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS":
-                                           f"http://{LOOPBACK}:{port}"}})
+        ctx = ray.init(num_cpus=num_cpus, include_dashboard=True, dashboard_host=LOOPBACK,
+                       dashboard_port=port, log_to_driver=False, logging_level=logging.WARNING,
+                       _node_ip_address=LOOPBACK,
+                       runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS":
+                                                 f"http://{LOOPBACK}:{port}"}})
+    return _dashboard_url(ctx)
+
+
+def _dashboard_url(ctx: Any) -> str | None:
+    url = getattr(ctx, "dashboard_url", None)
+    if not url:
+        return None
+    return str(url) if "://" in str(url) else f"http://{url}"
 
 
 def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
@@ -368,6 +379,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     from ray.tune.search import ConcurrencyLimiter
 
     from raysearch.search.budget import EpochBudget
+    from raysearch.search.progress import Progress
     from raysearch.search.recorder import TrialRecorder
     from raysearch.search.signer import SigningSearch
     from raysearch.search.signing import sign_stored
@@ -389,6 +401,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                s.reduction_factor)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints)
+    progress = Progress(recorder, s.num_samples, p.metric, p.mode, say)  # after the recorder
     tuner = tune.Tuner(
         build_trainable(p) if trainable is None else trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,
@@ -401,7 +414,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
-            callbacks=[recorder], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
+            callbacks=[recorder, progress], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
@@ -435,7 +448,9 @@ def run_search(p: Prepared, address: str | None = None,
         p.lock.acquire()
     try:
         load_key()  # a key others can read is refused here, before anything starts
-        start_ray(address)
+        dashboard = start_ray(address)
+        if dashboard:
+            say(f"Ray dashboard: {dashboard}")
         # the trials write checkpoints to Tune's storage: every node must see it
         check_shared_storage(p.spec.storage or p.spec.results)
         write_spec(p)

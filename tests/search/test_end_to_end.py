@@ -60,6 +60,12 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
     assert best is not None
     assert best.best["val_psnr"] == max(t.best["val_psnr"] for t in exp.trials)
     assert any("stopped early by ASHA" in ln for ln in lines)
+    # the progress a user watches: each start with its parameters, the counts, the summary
+    assert sum(" started   " in ln for ln in lines) == 5, lines
+    assert any("5/5   done" in ln and "best val_psnr" in ln for ln in lines), lines
+    assert any(ln.startswith("5 of 5 trials ended: ") and "stopped early by ASHA" in ln
+               for ln in lines), lines
+    assert any(ln.startswith("Ray dashboard: http://127.0.0.1:") for ln in lines), lines
     table = status_table(exp)
     assert "5/5 trials ended" in table and "ASHA stop" in table
 

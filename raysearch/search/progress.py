@@ -1,0 +1,137 @@
+"""Live progress of a search, as Tune's trial table and Optuna's logs give it, in lines that also
+read well in a log file or a Ray Job's output.
+
+- a line when a trial starts, with its parameters;
+- after each trial ends: done / running / stopped-by-ASHA counts against the total, the running
+  best and its trial, the time spent and an estimate of the time left;
+- at the end: how many trials ASHA stopped, the best, and the runner-up when it is within noise.
+
+Numbers have fixed widths and floats 4 significant digits; rich lays the columns out. The trial
+records come from the ``TrialRecorder`` (it runs first), so what is printed is what is recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune import Callback
+from rich.console import Console
+from rich.table import Table
+
+from raysearch.search.records import TrialRecord, TrialState, best_of, finite
+
+# two trials closer than this share of the best value are not told apart by one seed's run
+# (BENCHMARKS.md: seed-to-seed spread of a configuration's validation PSNR is about 0.1-0.3 dB)
+NOISE = 0.01
+
+
+def fmt(v: Any) -> str:
+    """4 significant digits for floats, as Optuna's logs print them; the rest as given."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _duration(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def render(table: Table, width: int = 160) -> str:
+    """A rich table as plain text lines, with no trailing spaces."""
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(table)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in out.splitlines())
+
+
+def _grid(*widths: int) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    for w in widths:
+        grid.add_column(min_width=w, no_wrap=True, justify="right" if w < 12 else "left")
+    return grid
+
+
+class Progress(Callback):
+    """Prints what a search is doing, from the ``TrialRecorder``'s live records."""
+
+    def __init__(self, recorder: Any, total: int, metric: str, mode: str,
+                 say: Callable[[str], None]) -> None:
+        self.recorder, self.total, self.metric, self.mode = recorder, total, metric, mode
+        self.say = say
+        self.t0 = time.monotonic()
+        self._started: set[str] = set()
+
+    def records(self) -> dict[str, TrialRecord]:
+        return dict(self.recorder.records)
+
+    def setup(self, stop: Any = None, num_samples: int | None = None,
+              total_num_samples: int | None = None, **info: Any) -> None:
+        self.t0 = time.monotonic()  # a resumed search counts its time from the resume
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        rec = self.records().get(trial.trial_id)
+        if rec is None or trial.trial_id in self._started:
+            return
+        self._started.add(trial.trial_id)
+        params = "  ".join(f"{_short(k)}={fmt(v)}" for k, v in sorted(rec.params.items()))
+        self.say(f"trial {rec.number:>3} started   {params}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.say(self.status_line())
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.say(self.status_line())
+
+    def counts(self) -> dict[str, int]:
+        recs = [r for r in self.records().values() if r.state != TrialState.LOST]
+        return {"done": sum(r.ended for r in recs),
+                "running": sum(r.state == TrialState.RUNNING for r in recs),
+                "stopped": sum(r.stopped_by_asha for r in recs),
+                "failed": sum(r.state == TrialState.ERROR for r in recs)}
+
+    def status_line(self) -> str:
+        c = self.counts()
+        elapsed = time.monotonic() - self.t0
+        best = best_of(list(self.records().values()), self.metric, self.mode, with_checkpoint=False)
+        left = "-"
+        if c["done"]:
+            left = "~" + _duration(elapsed / c["done"] * max(self.total - c["done"], 0))
+        grid = _grid(13, 11, 16, 9, 30, 16, 12)
+        grid.add_row(f"{c['done']:>3}/{self.total:<3} done", f"{c['running']:>3} running",
+                     f"{c['stopped']:>3} ASHA-stopped", f"{c['failed']:>2} failed",
+                     f"best {self.metric} {fmt(best.value(self.metric)) if best else '-':>7}"
+                     + (f" (trial {best.number:>3})" if best else ""),
+                     f"elapsed {_duration(elapsed):>6}", f"left {left:>7}")
+        return render(grid)
+
+    def summary(self) -> list[str]:
+        """The end: ASHA's stops, the best, and a runner-up that one seed cannot tell apart."""
+        recs = [r for r in self.records().values() if r.state != TrialState.LOST]
+        c = self.counts()
+        lines = [f"{c['done']} of {self.total} trials ended: {c['stopped']} stopped early by ASHA, "
+                 f"{c['failed']} failed, {c['done'] - c['stopped'] - c['failed']} ran all epochs"]
+        scored = sorted((r for r in recs if finite(r.value(self.metric))),
+                        key=lambda r: r.value(self.metric) or 0.0, reverse=self.mode == "max")
+        if len(scored) >= 2:
+            first, second = scored[0], scored[1]
+            a, b = first.value(self.metric), second.value(self.metric)
+            assert a is not None and b is not None
+            if abs(a - b) <= NOISE * max(abs(a), 1e-12):
+                lines.append(f"runner-up trial {second.number} ({self.metric} {fmt(b)}) is within "
+                             f"{NOISE:.0%} of trial {first.number} ({fmt(a)}): within noise; "
+                             "a second seed of both would tell them apart")
+        return lines
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        for line in self.summary():
+            self.say(line)
