@@ -80,9 +80,9 @@ def test_every_metric_carries_its_direction_and_every_layer_uses_it() -> None:
     from raysearch.metrics import METRICS, validation_modes
     from raysearch.search.recorder import _KEPT_METRICS
     from raysearch.search.simulate import _REPLAYED
-    from raysearch.search.space import METRICS as SEARCHABLE
+    from raysearch.search.space import metric_modes
 
     assert {METRICS.get(n).mode for n in METRICS.names()} <= {"max", "min"}
     assert METRICS.get("psnr").mode == "max" and METRICS.get("l1_hole").mode == "min"
     modes = validation_modes()
-    assert modes == SEARCHABLE and set(modes) <= set(_KEPT_METRICS) and set(modes) <= set(_REPLAYED)
+    assert modes == metric_modes() and set(modes) <= set(_KEPT_METRICS) and set(modes) <= set(_REPLAYED)

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from raysearch.errors import UserError
 from raysearch.search.records import Objective
-from raysearch.search.space import METRICS
+from raysearch.search.space import metric_modes
 
 # every metric a trial reports that makes sense to optimise, with its natural direction
-OBJECTIVES: dict[str, str] = {**METRICS, "generator_params": "min"}
 
 
-__all__ = ["OBJECTIVES", "Objective", "format_objectives", "parse_objectives"]
+def known_objectives() -> dict[str, str]:
+    """Every metric a trial reports that makes sense to optimise, with its natural direction."""
+    return {**metric_modes(), "generator_params": "min"}
+
+
+
+__all__ = ["Objective", "format_objectives", "known_objectives", "parse_objectives"]
 
 
 def parse_objectives(text: str) -> list[Objective]:
@@ -25,9 +30,10 @@ def parse_objectives(text: str) -> list[Objective]:
             continue
         name, _, mode = item.partition(":")
         name, mode = name.strip(), mode.strip()
-        if name not in OBJECTIVES:
-            raise UserError(f"--objectives: unknown metric {name!r}; known: {', '.join(OBJECTIVES)}")
-        mode = mode or OBJECTIVES[name]
+        known = known_objectives()
+        if name not in known:
+            raise UserError(f"--objectives: unknown metric {name!r}; known: {', '.join(known)}")
+        mode = mode or known[name]
         if mode not in ("max", "min"):
             raise UserError(f"--objectives: {name}:{mode}: the mode must be max or min")
         if any(o.metric == name for o in out):

@@ -27,7 +27,7 @@ from raysearch.search.objectives import Objective, format_objectives, parse_obje
 from raysearch.search.options import check_optuna_storage, check_storage, finite_number
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
 from raysearch.search.signing import load_key
-from raysearch.search.space import METRICS, SearchSpace, load_space, validate_space
+from raysearch.search.space import SearchSpace, load_space, metric_modes, validate_space
 from raysearch.search.spec import (
     DEFAULT_RESULTS,
     DEFAULT_SPACE,
@@ -129,9 +129,10 @@ def _objectives(spec: SearchSpec, space: SearchSpace) -> list[Objective]:
         spec.objectives = format_objectives(objectives)
         return objectives
     metric = spec.metric or space.metric or "val_psnr"
-    if metric not in METRICS:
-        raise UserError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    return [Objective(metric, METRICS[metric])]
+    modes = metric_modes()
+    if metric not in modes:
+        raise UserError(f"--metric must be one of {', '.join(modes)}, got {metric!r}")
+    return [Objective(metric, modes[metric])]
 
 
 def _with_weights_check(check: Callable[[Config], None] | None) -> Callable[[Config], None]:

@@ -29,8 +29,9 @@ from raysearch.data import FaceData
 from raysearch.errors import UserError
 from raysearch.search.records import finite, read_trials
 from raysearch.search.runner import SPEC_FILE, Prepared, SearchSpec, build_tuner, write_spec
-from raysearch.search.space import METRICS, Param, SearchSpace, parse_space
+from raysearch.search.space import Param, SearchSpace, metric_modes, parse_space
 
+METRICS = metric_modes()  # this module imports Ray and torch anyway
 _REPLAYED = (*METRICS, "epoch_time_s")
 
 

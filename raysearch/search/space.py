@@ -27,12 +27,19 @@ from typing import Any
 
 from raysearch.config import Config, config_from_dict, key_type, load_yaml, merge_dotted
 from raysearch.errors import UserError
-from raysearch.metrics import validation_modes
 
 TYPES = ("float", "int", "categorical")
 _PARAM_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
 _TOP_KEYS = {"description", "metric", "mode", "fixed", "parameters"}
-METRICS = validation_modes()  # from the metric registry: the one home of names and directions
+
+
+def metric_modes() -> dict[str, str]:
+    """``val_<metric>`` -> max|min, from the metric registry (the one home of names and
+    directions). Imported on first use: the registry needs torch, and a mistyped key in a space
+    or a ``--set`` is answered before torch loads."""
+    from raysearch.metrics import validation_modes
+
+    return validation_modes()
 
 
 @dataclass
@@ -83,6 +90,7 @@ class SearchSpace:
     path: str
     description: str = ""
     metric: str | None = None
+    mode: str | None = None  # only ever the metric's own direction (checked by check_metric)
     fixed: dict[str, Any] = field(default_factory=dict)
     params: list[Param] = field(default_factory=list)
 
@@ -202,16 +210,8 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
                             "(e.g. optim.lr_g)")
     if not params_raw:
         raise UserError(f"{where}: 'parameters' is empty: nothing to search")
-    metric = raw.get("metric")
-    if metric is not None and metric not in METRICS:
-        raise UserError(f"{where}: metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    mode = raw.get("mode")
-    if mode is not None and mode != METRICS.get(metric or "val_psnr"):
-        shown = metric or "val_psnr"
-        raise UserError(f"{where}: mode {mode!r} does not fit {shown}, which is always "
-                        f"{METRICS[shown]!r}; remove mode (the metric's registry entry sets it)")
-    space = SearchSpace(path=where, description=str(raw.get("description", "")), metric=metric,
-                        fixed=dict(fixed))
+    space = SearchSpace(path=where, description=str(raw.get("description", "")),
+                        metric=raw.get("metric"), mode=raw.get("mode"), fixed=dict(fixed))
     known = set(fixed)
     for name, spec in params_raw.items():
         if name in fixed:
@@ -219,6 +219,18 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
         space.params.append(_parse_param(str(name), spec, where, known))
         known.add(str(name))
     return space
+
+
+def check_metric(space: SearchSpace) -> None:
+    """The space's ``metric`` is a registered one, and its ``mode`` (if given) is that metric's."""
+    modes = metric_modes()
+    metric, mode = space.metric, space.mode
+    if metric is not None and metric not in modes:
+        raise UserError(f"{space.path}: metric must be one of {', '.join(modes)}, got {metric!r}")
+    shown = metric or "val_psnr"
+    if mode is not None and mode != modes[shown]:
+        raise UserError(f"{space.path}: mode {mode!r} does not fit {shown}, which is always "
+                        f"{modes[shown]!r}; remove mode (the metric's registry entry sets it)")
 
 
 def check_conditions(space: SearchSpace, base: Config) -> None:
@@ -257,6 +269,7 @@ def validate_space(space: SearchSpace, base: Config,
 
     ``base`` is the trials' own base (``SearchSpace.base_config``), so what passes here is what
     the trials train."""
+    check_metric(space)
     check_conditions(space, base)
     default = trial_config(base, {})
     if check is not None:
