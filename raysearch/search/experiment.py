@@ -171,11 +171,10 @@ def pull_checkpoint(exp: Experiment, out: Path, trial_number: int | None = None,
     """Copy a trial's best checkpoint (default: the best trial's) to ``out`` and check it loads.
     A folder that already holds files is refused unless ``force``: nothing is overwritten
     without a word."""
-    from raysearch.train import load_generator
-
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UserError(f"--out {out} is not an empty folder; give a new one, or --force to "
                         "write the checkpoint over what is there")
+    from raysearch.train import load_generator  # torch: only once there is something to load
 
     if trial_number is None:
         trial = exp.best()

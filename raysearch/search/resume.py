@@ -42,8 +42,7 @@ from raysearch.search.runner import (
 )
 from raysearch.search.signing import check_signed
 from raysearch.search.space import parse_space
-from raysearch.search.store import RecordStore, join
-from raysearch.search.study import default_storage_url
+from raysearch.search.store import RecordStore, default_storage_url, join
 
 
 @dataclass

@@ -269,8 +269,8 @@ def validate_space(space: SearchSpace, base: Config,
 
     ``base`` is the trials' own base (``SearchSpace.base_config``), so what passes here is what
     the trials train."""
-    check_metric(space)
     check_conditions(space, base)
+    check_metric(space)
     default = trial_config(base, {})
     if check is not None:
         check(default)

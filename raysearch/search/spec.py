@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from raysearch.errors import UserError
-from raysearch.search.store import TUNE_DIR, RecordStore, is_uri, join
+from raysearch.search.store import TUNE_DIR, RecordStore, default_storage_url, is_uri, join
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # package data (the repository's search_spaces/ links here), so a wheel install has it too
@@ -72,8 +72,6 @@ class SearchSpec:
 
     @property
     def study_url(self) -> str:
-        from raysearch.search.study import default_storage_url
-
         return self.optuna_storage or default_storage_url(self.experiment)
 
     def store(self) -> RecordStore:

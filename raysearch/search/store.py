@@ -23,7 +23,13 @@ SPEC_FILE = "raysearch.json"
 # stale copies of trials.json and asha.json over the live ones
 TUNE_DIR = "tune"
 SIGNATURES_FILE = "signatures.json"  # raysearch.search.signing
-RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", "optuna.db", SIGNATURES_FILE)
+STUDY_FILE = "optuna.db"  # the Optuna study, SQLite, unless --optuna-storage says otherwise
+RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", STUDY_FILE, SIGNATURES_FILE)
+
+
+def default_storage_url(experiment: Path) -> str:
+    """The study's SQLite URL inside the experiment folder."""
+    return f"sqlite:///{Path(experiment).resolve() / STUDY_FILE}"
 
 
 def is_uri(path: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -30,13 +29,8 @@ from raysearch.search.records import finite
 
 log = logging.getLogger(__name__)
 
-STUDY_FILE = "optuna.db"
 END_ATTR = "raysearch_end"  # how the trial ended, in words (a user attribute of the Optuna trial)
 TUNE_ID_ATTR = "tune_trial_id"
-
-
-def default_storage_url(experiment: Path) -> str:
-    return f"sqlite:///{Path(experiment).resolve() / STUDY_FILE}"
 
 
 JOURNAL = "journal:"  # --optuna-storage journal:PATH: Optuna's JournalStorage on a file
