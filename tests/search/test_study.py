@@ -9,11 +9,11 @@ import pytest
 from optuna.trial import TrialState
 
 from raysearch.search.space import parse_space
+from raysearch.search.store import default_storage_url
 from raysearch.search.study import (
     END_ATTR,
     TUNE_ID_ATTR,
     StudySearch,
-    default_storage_url,
     open_study,
     study_storage,
 )
