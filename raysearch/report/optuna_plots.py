@@ -3,7 +3,8 @@
 They are drawn from the experiment's stored study when it can be opened (real start and end
 times, ASHA's stops as PRUNED), else from a study rebuilt in memory from trials.json, told what
 the search told Optuna: COMPLETE with the last epoch's value for a trial that ran every epoch,
-PRUNED for one stopped early, FAIL for one that errored, RUNNING for one still running.
+PRUNED for one stopped early (valued, as Optuna's ``tell`` does, by its last intermediate value),
+FAIL for one that errored, RUNNING for one still running.
 Optuna's matplotlib functions draw with pyplot: each is run on Agg inside ``rc_context`` (they
 set the ggplot style globally), and its figure is saved and closed at once.
 """
@@ -22,6 +23,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import optuna
+from matplotlib.ticker import NullFormatter
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
@@ -136,7 +138,8 @@ def rebuilt_study(exp: Experiment) -> optuna.Study:
                 frozen = optuna.trial.create_trial(
                     state=state, params=params, distributions={k: dists[k] for k in params},
                     values=[float(v) for v in values if finite(v)] if state == OptunaState.COMPLETE
-                    else None,
+                    # Optuna's tell gives a PRUNED trial its last intermediate value
+                    else [steps[max(steps)]] if state == OptunaState.PRUNED and steps else None,
                     intermediate_values=steps, user_attrs={"raysearch_trial": t.number})
             except ValueError:  # a value outside the space (the file changed): leave it out
                 continue
@@ -168,6 +171,10 @@ def _draw(plot: Callable[[], Any], size: tuple[float, float]) -> bytes:
         axes = plot()
         fig = np.ravel(axes)[0].figure
         try:
+            for ax in fig.axes:  # minor labels of log axes overlap in small panels
+                for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+                    if scale == "log":
+                        axis.set_minor_formatter(NullFormatter())
             fig.set_size_inches(*size)
             fig.set_dpi(100)
             buf = io.BytesIO()
