@@ -203,7 +203,7 @@ def study_plots(exp: Experiment) -> tuple[list[StudyPlot], str]:
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == OptunaState.COMPLETE]
     pruned = sum(t.state == OptunaState.PRUNED for t in trials)
-    which = (f"from {source}; {len(complete)} COMPLETE trials (ran every epoch)"
+    which = (f"from {source}; COMPLETE trials (ran every epoch): {len(complete)}"
              + (f"; the {pruned} PRUNED (stopped early by ASHA or diverged) are left out, as "
                 "Optuna leaves them out" if pruned else ""))
     if multi:
