@@ -20,6 +20,7 @@ from raysearch.evaluate import bin_label
 from raysearch.report import plots
 from raysearch.report.html import Section, render
 from raysearch.report.importance import common_epoch, param_importances
+from raysearch.report.optuna_plots import study_plots
 from raysearch.search.experiment import Experiment
 from raysearch.search.records import TrialRecord, TrialState
 
@@ -92,12 +93,12 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     rungs, max_t = exp.asha_rungs, exp.max_epochs
     sections: list[Section] = []
 
-    def add(name: str, title: str, fig: Figure | None, caption: str) -> None:
+    def add(name: str, title: str, fig: Figure | bytes | None, caption: str) -> None:
         if fig is None:
             report.notes.append(f"{title}: {caption}")
             sections.append(Section(title, None, caption))
             return
-        png = _png(fig)
+        png = fig if isinstance(fig, bytes) else _png(fig)
         path = out / f"{name}.png"
         path.write_bytes(png)
         report.figures.append(path)
@@ -109,7 +110,9 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     add("learning_curves", "Learning curves",
         plots.learning_curves(with_history, curve_metrics, rungs, best_number) if with_history
         else None,
-        "validation metrics after every epoch; a red X marks a trial ASHA stopped there"
+        "validation metrics after every epoch, one colour per trial (named in the legend when "
+        "there are 12 or fewer); a red ring marks the epoch where ASHA stopped a trial, and a "
+        "trial that ran one epoch is a single larger dot"
         if with_history else "no trial has finished an epoch yet")
     add("asha_rungs", "ASHA rungs", plots.asha_rungs(trials, rungs, max_t) if trials else None,
         f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
@@ -123,9 +126,15 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     why = f"no ended trial with {primary.metric} yet" if not ended else "no searched parameters"
     add("parallel_coordinates", "Parallel coordinates",
         plots.parallel_coordinates(exp.searched, ended, primary, best_number) if enough else None,
-        f"each line is an ended trial, coloured by its best {primary.metric}" if enough else why)
+        f"each line is an ended trial through its parameters to its best {primary.metric}; "
+        f"colour: trial number (order of proposal), as in the slice plots; black: the best trial"
+        if enough else why)
     add("slices", "Slice plots", plots.slices(exp.searched, ended, primary) if enough else None,
-        "each point is an ended trial, coloured by trial number (order of proposal)" if enough else why)
+        f"each point is an ended trial at its best {primary.metric}; colour: trial number (order "
+        "of proposal), as in parallel coordinates; marker: how it ended (a trial ASHA stopped "
+        "was measured over fewer epochs)" if enough else why)
+    for fig in study_plots(exp)[0]:
+        add(fig.name, fig.title, fig.png, fig.caption)
     if len(objs) > 1:
         add("pareto", "Pareto front", plots.pareto_front(ended, objs) if ended else None,
             "objectives: " + ", ".join(f"{o.metric} ({o.mode})" for o in objs)
@@ -159,7 +168,7 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
 
 
 def _add_samples(best: TrialRecord | None,
-                 add: Callable[[str, str, Figure | None, str], None]) -> None:
+                 add: Callable[[str, str, Figure | bytes | None, str], None]) -> None:
     from raysearch.report.samples import sample_grids
 
     if best is None:

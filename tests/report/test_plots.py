@@ -27,8 +27,9 @@ from raysearch.train.samples import to_uint8
 
 NAME = "plots"
 BIN_FIGURES = ["samples_0.1-0.2", "samples_0.3-0.4", "samples_0.5-0.6"]
+OPTUNA_FIGURES = ["optimization_history", "timeline", "edf"]  # contour: needs 2 COMPLETE trials
 FIGURES = ["learning_curves", "asha_rungs", "importance", "parallel_coordinates", "slices",
-           *BIN_FIGURES]
+           *OPTUNA_FIGURES, *BIN_FIGURES]
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,13 @@ def test_plot_writes_every_figure_and_a_self_contained_report(
         _check_png(png)
         assert base64.b64encode(png.read_bytes()).decode() in html, f"{name} not embedded"
     assert not (out / "pareto.png").exists()  # one objective: no Pareto front
+    complete = sum(t["epochs"] == 2 for t in trials)
+    if complete >= 2:  # ASHA may stop two of the three trials after their first epoch
+        _check_png(out / "contour.png")
+        assert base64.b64encode((out / "contour.png").read_bytes()).decode() in html
+    else:
+        assert "contour plots need at least 2 COMPLETE trials" in html
+    assert html.count(f"from Optuna&#x27;s stored study (sqlite:///{results / NAME}/optuna.db)") >= 3
     assert "src='http" not in html and "<link" not in html  # nothing fetched from elsewhere
     for t in trials:
         assert f"<td>{t['number']}</td>" in html
@@ -93,6 +101,34 @@ def test_plot_on_a_search_still_running(results: Path, tmp_path: Path) -> None:
     _check_png(out / "asha_rungs.png")
     assert not (out / "importance.png").exists()  # 2 ended trials: too few for fANOVA
     assert "needs at least 3 ended trials" in html
+
+
+@pytest.mark.slow
+def test_optuna_figures_fall_back_to_a_study_rebuilt_from_trials_json(
+        results: Path, tmp_path: Path) -> None:
+    """The experiment copied without optuna.db: the same figures, from the records, said so."""
+    import optuna
+
+    exp = tmp_path / "copy"
+    shutil.copytree(results / NAME, exp, ignore=shutil.ignore_patterns("trial_*", "optuna.db"))
+    spec = json.loads((exp / "raysearch.json").read_text())
+    spec["study_url"] = f"sqlite:///{exp / 'optuna.db'}"  # what a search run here would say
+    (exp / "raysearch.json").write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    main(["plot", str(exp), "--out", str(out), "--no-samples"])
+    html = (out / "index.html").read_text()
+    for name in OPTUNA_FIGURES:
+        _check_png(out / f"{name}.png")
+        assert base64.b64encode((out / f"{name}.png").read_bytes()).decode() in html
+    assert f"a study rebuilt in memory from trials.json ({exp / 'optuna.db'} is missing)" in html
+    assert "stored study" not in html
+    assert not (exp / "optuna.db").exists()  # looking for the study did not create one
+    # the rebuilt study holds what the search told the stored one: states and final values
+    from raysearch.report.optuna_plots import rebuilt_study
+
+    stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{results / NAME / 'optuna.db'}")
+    rebuilt = rebuilt_study(open_experiment(str(exp)))
+    assert [(t.state, t.value) for t in rebuilt.trials] == [(t.state, t.value) for t in stored.trials]
 
 
 @pytest.mark.slow
