@@ -30,10 +30,9 @@ from optuna.trial import TrialState as OptunaState
 from raysearch.report.importance import _quiet, distribution
 from raysearch.search.experiment import Experiment
 from raysearch.search.records import TrialRecord, TrialState, finite
+from raysearch.search.store import STUDY_FILE
+from raysearch.search.studies import JOURNAL, study_storage
 
-# as raysearch.search.study writes them; that module imports Ray, which the report must not
-STUDY_FILE = "optuna.db"
-JOURNAL = "journal:"
 SQLITE = "sqlite:///"
 
 
@@ -67,14 +66,7 @@ def stored_study(exp: Experiment) -> tuple[optuna.Study | None, str]:
         return None, f"{url[len(JOURNAL):]} is missing"
     try:
         with _quiet():
-            if url.startswith(JOURNAL):
-                from optuna.storages.journal import JournalFileBackend
-
-                storage: optuna.storages.BaseStorage | str = optuna.storages.JournalStorage(
-                    JournalFileBackend(url[len(JOURNAL):]))
-            else:
-                storage = url
-            study = optuna.load_study(study_name=exp.name, storage=storage)
+            study = optuna.load_study(study_name=exp.name, storage=study_storage(url))
             study.trials  # noqa: B018 - read now: a broken file is refused here, not mid-figure
     except Exception as e:  # any storage error (schema, lock, driver) means: rebuild from trials.json
         return None, f"cannot open {url}: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"

@@ -104,14 +104,15 @@ def test_time_budget_ends_the_search_and_keeps_what_finished(ray_local: None, tm
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
     spec = SearchSpec(name="timed", space_path=str(space), results=str(tmp_path / "results"),
-                      num_samples=200, max_epochs=3, max_concurrent=2, time_budget_s=20)
+                      num_samples=200, max_epochs=3, max_concurrent=2, time_budget_s=40)
     lines: list[str] = []
     best = run_search(prepare_search(spec, say=lines.append), say=lines.append)
     trials = open_experiment("timed", tmp_path / "results").trials
-    assert 1 <= len(trials) < 200  # 200 trials of 3 epochs cannot fit in 20 s here
+    # (20 s was too short on a loaded machine: no trial finished an epoch)
+    assert 1 <= len(trials) < 200  # 200 trials of 3 epochs cannot fit in 40 s here
     assert best is not None and best.best_checkpoint
-    assert any("at most 20 s" in ln for ln in lines)
-    assert any("time budget of 20 s reached" in ln for ln in lines)
+    assert any("at most 40 s" in ln for ln in lines)
+    assert any("time budget of 40 s reached" in ln for ln in lines)
     # trials the budget cut short are ended in the records and PRUNED in the study, not RUNNING
     assert all(t.state in ("TERMINATED", "ERROR") for t in trials)
     study = open_study(spec.study_url, "timed")
