@@ -480,8 +480,9 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
     """Draw a search's figures (PNG) and one self-contained HTML report (works while it runs).
 
     \b
-    Learning curves, ASHA rungs, fANOVA importance, parallel coordinates, slices, the Pareto
-    front (multi-objective searches), the best trial's samples per hole-ratio bin, trial table.
+    Learning curves, ASHA rungs, fANOVA importance, parallel coordinates, slices, Optuna's
+    optimisation history, timeline, contour and EDF plots, the Pareto front (multi-objective
+    searches), the best trial's samples per hole-ratio bin, and the trial table.
     Example: raysearch plot celeba-1 --out report-celeba-1   # then open report-celeba-1/index.html
     """
     from raysearch.report import make_report
