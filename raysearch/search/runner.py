@@ -404,7 +404,8 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
-            callbacks=[recorder, *tracker_callbacks(s, say)], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
+            callbacks=[recorder, *tracker_callbacks(s, say)],  # --logger: Tune's own loggers
+            stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,
