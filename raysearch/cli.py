@@ -18,6 +18,7 @@ import yaml
 from raysearch.errors import UserError
 from raysearch.search.spec import DEFAULTS as SPEC
 from raysearch.search.strategy import SAMPLERS, SCHEDULERS
+from raysearch.search.trackers import TRACKERS
 
 if TYPE_CHECKING:
     from raysearch.search.objectives import Objective
@@ -136,6 +137,12 @@ def _metric_help() -> str:
 @click.option("--optuna-storage", default=None, metavar="URL",
               help="Optuna storage: an RDB URL (postgresql://...) or journal:FILE (a journal file, "
                    "for NFS without a database); default: SQLite in the experiment.")
+@click.option("--logger", "loggers", multiple=True, default=SPEC.loggers, metavar="NAME",
+              help="Also log every trial to an experiment tracker, offline (repeatable): "
+                   + ", ".join(TRACKERS.names()) + ". Each needs its extra, e.g. "
+                   "pip install 'raysearch[mlflow]'; see the README, \"Experiment trackers\".")
+@click.option("--mlflow-uri", default=SPEC.mlflow_uri, metavar="URI",
+              help="--logger mlflow's tracking URI (default: sqlite:///<experiment>/mlflow.db).")
 @click.option("--address", default=None, help=ADDRESS_HELP)
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
               help="Take the options from a search.json or an experiment's raysearch.json; "

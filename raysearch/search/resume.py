@@ -43,6 +43,7 @@ from raysearch.search.runner import (
 from raysearch.search.signing import check_signed
 from raysearch.search.space import parse_space
 from raysearch.search.store import RecordStore, default_storage_url, join
+from raysearch.search.trackers import check_trackers
 
 
 @dataclass
@@ -142,6 +143,8 @@ def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored
         raise UserError(f"the Optuna study of {name!r} is {saved['study_url']}; resume with the "
                         f"--results folder the search started with (this is {local.parent})")
     spec = _spec(saved, local)
+    # Tune's pickled callbacks import their trackers: a missing one is named here, before Ray
+    check_trackers(spec.loggers, spec.mlflow_uri)
     experiment = spec.tune_experiment
     if not tune.Tuner.can_restore(experiment):
         raise UserError(f"{experiment} holds no Ray Tune state to resume (the driver died before "

@@ -39,6 +39,7 @@ from raysearch.search.spec import (
 from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import SPEC_FILE, is_uri
 from raysearch.search.strategy import check_strategy, strategy_label
+from raysearch.search.trackers import check_trackers
 
 __all__ = ["DEFAULT_RESULTS", "DEFAULT_SPACE", "PACKAGE_DIR", "TUNE_DIR", "Prepared", "SearchSpec",
            "check_search", "prepare_search", "run_search", "spec_fields", "start_ray"]
@@ -90,6 +91,7 @@ def _check_spec(spec: SearchSpec) -> None:
         check_storage(spec.storage)
     if spec.optuna_storage:
         spec.optuna_storage = check_optuna_storage(spec.optuna_storage)
+    check_trackers(spec.loggers, spec.mlflow_uri)
 
 
 def _check_writable(folder: Path) -> None:
@@ -386,6 +388,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     from raysearch.search.signing import sign_stored
     from raysearch.search.strategy import make_sampler, make_scheduler
     from raysearch.search.study import StudySearch, study_storage
+    from raysearch.search.trackers import tracker_callbacks
 
     s = p.spec
     epochs = p.base.train.epochs
@@ -415,7 +418,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,
-            callbacks=[recorder, progress], stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
+            # the recorder first: progress reads its records; then --logger: Tune's own loggers
+            callbacks=[recorder, progress, *tracker_callbacks(s, say)],
+            stop=EpochBudget(s.epoch_budget) if s.epoch_budget else None,
             failure_config=tune.FailureConfig(max_failures=s.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=s.keep_checkpoints,
                                                     checkpoint_score_attribute=p.metric,

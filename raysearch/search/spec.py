@@ -52,6 +52,11 @@ class SearchSpec:
     startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
     epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
     time_budget_s: float = 0.0  # end the search after this many seconds of wall time (0: off)
+    loggers: tuple[str, ...] = ()  # --logger: experiment trackers (raysearch.search.trackers)
+    mlflow_uri: str | None = None  # --logger mlflow's tracking URI; default: SQLite in the experiment
+
+    def __post_init__(self) -> None:
+        self.loggers = tuple(self.loggers)  # raysearch.json holds it as a JSON list
 
     @property
     def experiment(self) -> Path:
@@ -113,15 +118,18 @@ def _fits(value: Any, hint: Any) -> bool:
             return True
         if typing.get_origin(t) is dict and isinstance(value, dict):
             return True
+        if typing.get_origin(t) is tuple and isinstance(value, (list, tuple)):
+            return all(isinstance(v, str) for v in value)  # tuple[str, ...]: the only kind
     return False
 
 
 def _describe(hint: Any) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             type(None): "null"}
+    names: dict[Any, str] = {int: "an integer", float: "a number", str: "a string",
+                             bool: "true or false", type(None): "null"}
     options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) \
         else (hint,)
-    return " or ".join(names.get(t, "a mapping") for t in options)
+    return " or ".join(names.get(t, "a list of strings" if typing.get_origin(t) is tuple
+                                 else "a mapping") for t in options)
 
 
 DEFAULTS = SearchSpec(name="")  # what an option not given means
