@@ -257,12 +257,13 @@ def train(config_path: Path | None, out: Path, sets: tuple[str, ...]) -> None:
     \b
     Example: raysearch train --config my.yaml --out runs/a --set train.epochs=3
     """
-    from raysearch.build import validate_names
     from raysearch.config import Config, load_config
-    from raysearch.train import train as train_loop
 
     cfg = load_config(config_path) if config_path else Config()
     cfg = cfg.with_overrides(_parse_sets(sets), where="--set")
+    from raysearch.build import validate_names  # torch: after the file and --set are read
+    from raysearch.train import train as train_loop
+
     validate_names(cfg)
     from raysearch.errors import DivergedError
 
