@@ -183,7 +183,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
     if address:
         from raysearch.search.options import check_address
 
-        check_address(address)  # one line, in seconds, for an address nobody answers on
+        check_address(address, reach=False)  # the form now; whether it answers, once checked
     if address and is_jobs_address(address):
         check_search(spec, check=_check_names)  # a bad space fails here, not on the cluster
         job_id = submit_job(spec, address)

@@ -249,13 +249,13 @@ def feature_scorer(lpips_weights: str | None, inception_weights: str | None, per
     want_lpips, want_inception = perceptual or bool(lpips_weights), perceptual or bool(inception_weights)
     if not (want_lpips or want_inception):
         return None
+    # every file is found (or refused) first: the user's own mistake before a missing extra
+    lpips_path = lpips_weights_path(lpips_weights, loss) if want_lpips else None
+    inception_path = inception_weights_path(inception_weights) if want_inception else None
     if want_lpips:
         _require_package("lpips", "lpips", "LPIPS")
     if want_inception:
         _require_package("torch_fidelity", "fid", "KID/FID")
         _require_package("torchmetrics", "fid", "KID/FID")
-    # every file is found (or refused) before either network is built
-    lpips_path = lpips_weights_path(lpips_weights, loss) if want_lpips else None
-    inception_path = inception_weights_path(inception_weights) if want_inception else None
     return FeatureScorer(load_lpips(lpips_path) if lpips_path else None,
                          load_inception(inception_path) if inception_path else None, device, seed)

@@ -69,9 +69,10 @@ def check_optuna_storage(url: str) -> str:
     return url
 
 
-def check_address(address: str) -> None:
-    """``--address``: auto, http(s)://HEAD:8265 (Jobs API), ray://HEAD:10001 or HOST:PORT, and
-    something answers there within a few seconds."""
+def check_address(address: str, reach: bool = True) -> None:
+    """``--address``: auto, http(s)://HEAD:8265 (Jobs API), ray://HEAD:10001 or HOST:PORT; with
+    ``reach``, something must answer there within a few seconds (the Jobs API client says on its
+    own when it cannot reach an http address)."""
     if address == "auto":
         return
     parts = urlsplit(address if "://" in address else f"gcs://{address}")
@@ -85,6 +86,8 @@ def check_address(address: str) -> None:
         raise UserError(f"--address {address!r}: the port is not a number; give {valid}") from None
     if port is None:
         raise UserError(f"--address {address!r}: give the port too, e.g. {parts.hostname}:6379")
+    if not reach or parts.scheme in ("http", "https"):
+        return
     try:
         with socket.create_connection((parts.hostname, port), timeout=CONNECT_TIMEOUT_S):
             pass

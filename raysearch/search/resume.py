@@ -81,7 +81,7 @@ def _open(name: str, results: str, storage: str | None) -> dict[str, Any]:
     if saved is None:
         where = f"{results}" + (f" or {join(storage, name)}" if storage else "")
         raise UserError(f"no experiment {name!r} in {where}")
-    needed = {"spec", "metric", "mode", "space", "base_config"}
+    needed = {"spec", "metric", "mode"}
     if not isinstance(saved, dict) or not needed <= saved.keys() or not isinstance(saved["spec"], dict):
         raise UserError(f"{local / SPEC_FILE}: not an experiment record as raysearch writes it "
                         f"(it needs {', '.join(sorted(needed))})")

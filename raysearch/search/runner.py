@@ -24,7 +24,7 @@ from raysearch.errors import UserError
 from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
-from raysearch.search.options import check_optuna_storage, check_storage, finite_number
+from raysearch.search.options import check_address, check_optuna_storage, check_storage, finite_number
 from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
 from raysearch.search.signing import load_key
 from raysearch.search.space import SearchSpace, load_space, metric_modes, validate_space
@@ -292,6 +292,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> str | 
     # checkpoint-heavy short trials trip this advisory warning constantly; it is not actionable
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if address:
+        check_address(address)  # one line in seconds, not a driver that waits for ever
         enable_for_driver(address)
         # a driver outside the cluster ships this raysearch to it; inside a job it came with the job
         ctx = ray.init(address=address, log_to_driver=False,

@@ -73,6 +73,7 @@ def test_second_submit_and_resume_of_a_live_search_are_refused(tmp_path: Path) -
     assert out.returncode == 2 and out.stderr.startswith("error: experiment 'twin' is in use by")
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert sorted(p.name for p in (results / "twin").iterdir()) == [LOCK_FILE]  # nothing written
-    (results / "twin" / "raysearch.json").write_text(json.dumps({"spec": {"num_samples": 2}}))
+    (results / "twin" / "raysearch.json").write_text(json.dumps(
+        {"spec": {"num_samples": 2}, "metric": "val_psnr", "mode": "max"}))  # as a driver starts it
     out = _cli(["resume", "twin", "--results", str(results)])
     assert out.returncode == 2 and "is in use by the driver pid" in out.stderr
