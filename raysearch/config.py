@@ -18,6 +18,7 @@ import yaml
 from raysearch.errors import UserError
 
 MASK_SUBSETS = ("all", "train", "holdout")
+PRECISIONS = ("fp32", "bf16", "fp16")  # train.precision: autocast dtype of forward passes and losses
 
 
 @dataclass
@@ -119,6 +120,14 @@ class TrainConfig:
     # decay of an exponential moving average of the generator's weights (0 = off; e.g. 0.999):
     # the average is what validation scores, checkpoints hold and ``best`` hands back
     ema: float = 0.0
+    # autocast of the forward passes and losses: fp32 (off) | bf16 | fp16 (CUDA only, with a
+    # GradScaler per optimiser); validation always scores in fp32
+    precision: str = "fp32"
+    channels_last: bool = False  # networks and images in torch.channels_last (NHWC) memory
+    # draw each epoch's batch order and training holes with a torch generator on the device, so
+    # that nothing but the step's logs crosses host<->device (the images and mask bank live on
+    # the device either way); off: numpy draws, as before, copied over each step
+    data_on_device: bool = False
 
 
 @dataclass
@@ -323,6 +332,8 @@ def check_ranges(cfg: Config, where: str = "config") -> None:
     _require(t.device in ("auto", "cpu", "cuda"), where,
              f"train.device must be auto, cpu or cuda; got {t.device!r}")
     _require(t.checkpoint_every >= 1, where, "train.checkpoint_every must be at least 1")
+    _require(t.precision in PRECISIONS, where,
+             f"train.precision must be one of {', '.join(PRECISIONS)}; got {t.precision!r}")
     _require(0.0 <= t.ema < 1.0, where, f"train.ema must be a decay in [0, 1) (0 = off), got {t.ema}")
 
 

@@ -33,16 +33,29 @@ ADVERSARIAL: Registry[Callable[[LossConfig], AdversarialLoss]] = Registry("adver
 
 
 def masked_gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                            mask: torch.Tensor | None) -> torch.Tensor:
-    """WGAN-GP's (||grad||-1)^2 at random interpolates; with ``mask``, over the hole pixels only."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+                            mask: torch.Tensor | None, grad_scale: float = 1.0) -> torch.Tensor:
+    """WGAN-GP's (||grad||-1)^2 at random interpolates; with ``mask``, over the hole pixels only.
+
+    Correct under autocast: the critic may run in bf16/fp16, but the interpolates, the gradient
+    handed back and its norm are fp32. Under fp16, ``grad_scale`` (the GradScaler's scale) scales
+    the score before the inner gradient, which is unscaled after (PyTorch AMP's gradient-penalty
+    recipe), so that small fp16 gradients do not flush to zero.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=torch.float32)
+    mixed = (alpha * real.float() + (1 - alpha) * fake.float()).requires_grad_(True)
     score = critic(mixed, mask if mask is not None else torch.zeros_like(real[:, :1]))
-    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    (grad,) = torch.autograd.grad(score.float().sum() * grad_scale, mixed, create_graph=True)
+    grad = grad.float() / grad_scale
     if mask is not None:
         grad = grad * mask
-    norm = grad.flatten(1).norm(2, dim=1)
-    return ((norm - 1) ** 2).mean()
+    with torch.autocast(real.device.type, enabled=False):
+        norm = grad.flatten(1).norm(2, dim=1)
+        return ((norm - 1) ** 2).mean()
+
+
+def _scores(critic: nn.Module, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The critic's scores in fp32, whatever autocast ran it in: losses reduce in full precision."""
+    return critic(image, mask).float()
 
 
 class RaiseFakeScore:
@@ -50,7 +63,7 @@ class RaiseFakeScore:
 
     def generator_loss(self, critic: nn.Module, fake: torch.Tensor,
                        mask: torch.Tensor) -> torch.Tensor:
-        return -critic(fake, mask).mean()
+        return -_scores(critic, fake, mask).mean()
 
     def after_critic_step(self, critic: nn.Module) -> None:
         pass
@@ -61,7 +74,7 @@ class Wasserstein(RaiseFakeScore):
 
     def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                     mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        wdist = critic(real, mask).mean() - critic(fake, mask).mean()
+        wdist = _scores(critic, real, mask).mean() - _scores(critic, fake, mask).mean()
         return -wdist, {"wdist": float(wdist.detach())}
 
 
@@ -71,11 +84,13 @@ class WassersteinGP(Wasserstein):
     def __init__(self, cfg: LossConfig) -> None:
         self.gp_weight = cfg.gp_weight
         self.hole_only = cfg.gp_region == "hole"
+        self.grad_scale = 1.0  # fp16 training sets it to the GradScaler's scale before each step
 
     def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                     mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         loss, logs = super().critic_loss(critic, real, fake, mask)
-        gp = masked_gradient_penalty(critic, real, fake, mask if self.hole_only else None)
+        gp = masked_gradient_penalty(critic, real, fake, mask if self.hole_only else None,
+                                     self.grad_scale)
         return loss + self.gp_weight * gp, {**logs, "gp": float(gp.detach())}
 
 
@@ -99,7 +114,7 @@ class BoundedScores(RaiseFakeScore):
 
     def critic_loss(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                     mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        s_real, s_fake = critic(real, mask), critic(fake, mask)
+        s_real, s_fake = _scores(critic, real, mask), _scores(critic, fake, mask)
         gap = float((s_real.mean() - s_fake.mean()).detach())
         return self.objective(s_real, s_fake), {"score_gap": gap}
 
@@ -120,7 +135,7 @@ class BinaryCrossEntropy(BoundedScores):
 
     def generator_loss(self, critic: nn.Module, fake: torch.Tensor,
                        mask: torch.Tensor) -> torch.Tensor:
-        s_fake = critic(fake, mask)
+        s_fake = _scores(critic, fake, mask)
         return F.binary_cross_entropy_with_logits(s_fake, torch.ones_like(s_fake))
 
 

@@ -187,8 +187,21 @@ def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
     base = resolve_base(spec, space)
     _clamp_to_run(space, base, say)
     validate_space(space, base, _with_weights_check(check))
+    _check_fp16_has_gpus(spec, space, base)
     objectives = _objectives(spec, space)
     return space, base, objectives
+
+
+def _check_fp16_has_gpus(spec: SearchSpec, space: SearchSpace, base: Config) -> None:
+    """fp16 needs CUDA; with --gpus-per-worker 0 Ray gives trials no GPU (CUDA_VISIBLE_DEVICES
+    empty), so the driver can tell now, whatever GPUs it has itself. With GPUs asked for, the
+    workers' machines decide (the driver may have none): each trial checks at its start."""
+    if spec.gpus_per_worker:
+        return
+    searched = [p for p in space.params if p.name == "train.precision"]
+    if base.train.precision == "fp16" or any("fp16" in p.choices for p in searched):
+        raise UserError("train.precision=fp16 needs a CUDA GPU and --gpus-per-worker 0 gives the "
+                        "trials none; use bf16 or fp32, or give --gpus-per-worker")
 
 
 def _check_masks(base: Config) -> None:

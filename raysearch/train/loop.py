@@ -61,6 +61,22 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_precision(precision: str, device: torch.device) -> None:
+    """``train.precision`` against the device it will run on: one line before anything starts."""
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError(f"train.precision=fp16 needs a CUDA GPU (this run is on {device.type}); "
+                        "use bf16 or fp32")
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise UserError("train.precision=bf16: this GPU has no bfloat16 support (it needs "
+                        "Ampere or newer); use fp16 or fp32")
+
+
+def in_format(cfg: Config, t: torch.Tensor) -> torch.Tensor:
+    """``t`` in channels_last when ``train.channels_last``; otherwise as it is (untouched: the
+    images come permuted from NHWC, and re-laying them out would change fp32 rounding)."""
+    return t.contiguous(memory_format=torch.channels_last) if cfg.train.channels_last else t
+
+
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
     t = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
@@ -86,6 +102,29 @@ def _batches(n: int, batch: int, rng: np.random.Generator, ddp: Dist) -> Iterato
     order = rng.permutation(n)
     for start in range(0, n - batch + 1, batch):
         yield order[start : start + batch][ddp.rank :: ddp.world]
+
+
+class DeviceDraws:
+    """``train.data_on_device``: an epoch's batch order and training holes drawn by torch
+    generators on the device, so that a step's gathers need nothing from the host.
+
+    The order is seeded without the rank (every rank slices the same global batches), the holes
+    with it (each rank's own, as its mask bank is)."""
+
+    def __init__(self, seed: int, epoch: int, rank: int, device: torch.device) -> None:
+        self.device = device
+        self.order = torch.Generator(device=device)
+        self.order.manual_seed(int(np.random.default_rng([seed, epoch]).integers(2**62)))
+        self.holes = torch.Generator(device=device)
+        self.holes.manual_seed(int(np.random.default_rng([seed, epoch, rank]).integers(2**62)))
+
+    def batches(self, n: int, batch: int, ddp: Dist) -> Iterator[torch.Tensor]:
+        order = torch.randperm(n, generator=self.order, device=self.device)
+        for start in range(0, n - batch + 1, batch):
+            yield order[start : start + batch][ddp.rank :: ddp.world]
+
+    def hole_indices(self, bank_size: int, count: int) -> torch.Tensor:
+        return torch.randint(0, bank_size, (count,), generator=self.holes, device=self.device)
 
 
 def adv_weight(cfg: Config, epoch: int, progress: float) -> float:
@@ -132,6 +171,9 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     """
     ddp = Dist.current()
     device = pick_device(cfg.train.device)
+    check_precision(cfg.train.precision, device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
     if cfg.train.num_threads > 0:
         torch.set_num_threads(cfg.train.num_threads)
     run_dir = Path(run_dir)
@@ -145,18 +187,21 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     data = data if data is not None else load_faces(cfg.data)
     generator = build_generator(cfg).to(device)
     critic = build_critic(cfg).to(device)
+    if cfg.train.channels_last:
+        generator, critic = (m.to(memory_format=torch.channels_last) for m in (generator, critic))
     if ddp.world > 1:
         broadcast_parameters(generator)
         broadcast_parameters(critic)
     gan = GanPhases(cfg, generator, critic, device, ddp)
     start_epoch = 1 if resume_from is None else _restore(gan, resume_from, device) + 1
 
-    train_images = to_tensor(data.train, device)
-    val_images, val_masks = validation_pairs(cfg, data, device)
+    train_images = in_format(cfg, to_tensor(data.train, device))
+    val_images, val_masks = (in_format(cfg, t) for t in validation_pairs(cfg, data, device))
     sampler = build_mask_sampler(cfg.mask, cfg.data.image_size)
     bank = torch.from_numpy(
         mask_bank(sampler, cfg.mask.bank_size, seed=cfg.train.seed * 1009 + ddp.rank)
     ).to(device)
+    bank = in_format(cfg, bank)
     batch = min(cfg.train.batch_size, len(train_images))
     params = count_parameters(generator)
     say = log if (log is not None and ddp.rank == 0) else (lambda _msg: None)
@@ -170,15 +215,24 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     for epoch in range(start_epoch, cfg.train.epochs + 1):
         t0 = time.perf_counter()
         rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])
+        draws = DeviceDraws(cfg.train.seed, epoch, ddp.rank, device) \
+            if cfg.train.data_on_device else None
+        batches: Iterator[np.ndarray | torch.Tensor] = \
+            draws.batches(len(train_images), batch, ddp) if draws is not None \
+            else _batches(len(train_images), batch, rng, ddp)
         # two-stage training: reconstruction alone first, then the critic and adversarial term
         # join (no critic at all when the adversarial weight is 0: it would change nothing)
         adversarial_on = epoch > cfg.loss.recon_only_epochs and cfg.loss.adv_weight > 0
         steps_per_epoch = max(len(train_images) // batch, 1)
         sums: dict[str, float] = {}
         steps = seen = 0
-        for step, idx in enumerate(_batches(len(train_images), batch, rng, ddp)):
-            real = train_images[torch.from_numpy(idx).to(device)]
-            mask = bank[torch.from_numpy(rng.integers(0, len(bank), len(idx))).to(device)]
+        for step, idx in enumerate(batches):
+            if draws is not None:  # indices and gathers on the device: no host->device copy
+                assert isinstance(idx, torch.Tensor)
+                real, mask = train_images[idx], bank[draws.hole_indices(len(bank), len(idx))]
+            else:
+                real = train_images[torch.from_numpy(idx).to(device)]
+                mask = bank[torch.from_numpy(rng.integers(0, len(bank), len(idx))).to(device)]
             outs, fake = gan.forward(real, mask)
             logs: dict[str, float] = {}
             for _ in range(cfg.optim.critic_steps if adversarial_on else 0):
@@ -245,6 +299,8 @@ def _save(gan: GanPhases, folder: Path, cfg: Config, metrics: dict[str, float], 
              "opt_g": gan.opt_g.state_dict(), "opt_d": gan.opt_d.state_dict(), "epoch": epoch}
     if gan.ema is not None:
         state |= {"generator_live": gan.generator.state_dict(), "ema_updates": gan.ema.updates}
+    if gan.scaler_g.is_enabled():  # fp16: resume continues from the scales reached
+        state |= {"scaler_g": gan.scaler_g.state_dict(), "scaler_d": gan.scaler_d.state_dict()}
     save_checkpoint(folder, state, cfg, metrics)
 
 
@@ -259,4 +315,7 @@ def _restore(gan: GanPhases, folder: Path, device: torch.device) -> int:
     gan.critic.load_state_dict(state["critic"])
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
+    if gan.scaler_g.is_enabled() and "scaler_g" in state:  # absent: saved in fp32/bf16
+        gan.scaler_g.load_state_dict(state["scaler_g"])
+        gan.scaler_d.load_state_dict(state["scaler_d"])
     return int(state["epoch"])
