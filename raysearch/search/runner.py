@@ -471,6 +471,7 @@ def run_search(p: Prepared, address: str | None = None,
         dashboard = start_ray(address)
         if dashboard:
             say(f"Ray dashboard: {dashboard}")
+        check_gpus(p.spec)  # a trial asking for GPUs the cluster has none of would wait for ever
         # the trials write checkpoints to Tune's storage: every node must see it
         check_shared_storage(p.spec.storage or p.spec.results)
         write_spec(p)
@@ -491,6 +492,21 @@ def run_search(p: Prepared, address: str | None = None,
         say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
             f"{elapsed:.0f} s")
     return best_of(read_trials(p.spec.experiment), p.metric, p.mode)
+
+
+def check_gpus(spec: SearchSpec) -> None:
+    """Refuse ``--gpus-per-worker`` that no node of the cluster can give (Ray must be running):
+    Tune would keep the trials pending without a word."""
+    if spec.gpus_per_worker <= 0:
+        return
+    import ray
+
+    have = ray.cluster_resources()
+    gpus = float(have.get("GPU", 0.0))
+    if gpus < spec.gpus_per_worker:
+        raise UserError(f"--gpus-per-worker {spec.gpus_per_worker:g}: the Ray cluster has "
+                        f"{gpus:g} GPUs (and {float(have.get('CPU', 0.0)):g} CPUs); "
+                        "leave it at 0 to train on CPUs")
 
 
 def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from raysearch.build import validate_names
+from raysearch.errors import UserError
 from raysearch.search.experiment import open_experiment, pull_checkpoint, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 
@@ -92,3 +93,20 @@ def test_multi_worker_trial_through_torch_trainer(ray_local: None, tmp_path: Pat
     assert "/train_runs/" in best.best_checkpoint  # written by Ray Train, passed to Tune
     state = torch.load(Path(best.best_checkpoint) / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == best.best_epoch
+
+
+def test_gpus_the_cluster_does_not_have_are_refused_before_the_search(ray_local: None,
+                                                                        tmp_path: Path) -> None:
+    """Without the check, Tune keeps the trials PENDING for ever on a CPU-only cluster."""
+    import ray
+
+    if ray.cluster_resources().get("GPU", 0):
+        pytest.skip("this Ray cluster has a GPU")
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name="gpu", space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=1, max_epochs=1, gpus_per_worker=0.25)
+    prepared = prepare_search(spec, check=validate_names, say=lambda _m: None)
+    with pytest.raises(UserError, match=r"--gpus-per-worker 0.25: the Ray cluster has 0 GPUs"):
+        run_search(prepared, say=lambda _m: None)
+    assert not (spec.experiment / "raysearch.json").exists()
