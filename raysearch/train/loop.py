@@ -97,9 +97,10 @@ def validation_pairs(cfg: Config, data: FaceData, device: torch.device
     return to_tensor(data.val[:n], device), torch.from_numpy(masks).to(device)
 
 
-def _batches(n: int, batch: int, rng: np.random.Generator, ddp: Dist) -> Iterator[np.ndarray]:
-    """Shuffled global batches (same order on every rank), each rank taking its own slice."""
-    order = rng.permutation(n)
+def epoch_batches(n: int, batch: int, seed: int, epoch: int, ddp: Dist) -> Iterator[np.ndarray]:
+    """Shuffled global batches, each rank taking its own slice. The order is seeded without the
+    rank, so every rank shuffles alike and their slices of a batch never overlap."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
     for start in range(0, n - batch + 1, batch):
         yield order[start : start + batch][ddp.rank :: ddp.world]
 
@@ -214,12 +215,12 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
     train_time = 0.0
     for epoch in range(start_epoch, cfg.train.epochs + 1):
         t0 = time.perf_counter()
-        rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])
+        rng = np.random.default_rng([cfg.train.seed, epoch, ddp.rank])  # this rank's holes
         draws = DeviceDraws(cfg.train.seed, epoch, ddp.rank, device) \
             if cfg.train.data_on_device else None
         batches: Iterator[np.ndarray | torch.Tensor] = \
             draws.batches(len(train_images), batch, ddp) if draws is not None \
-            else _batches(len(train_images), batch, rng, ddp)
+            else epoch_batches(len(train_images), batch, cfg.train.seed, epoch, ddp)
         # two-stage training: reconstruction alone first, then the critic and adversarial term
         # join (no critic at all when the adversarial weight is 0: it would change nothing)
         adversarial_on = epoch > cfg.loss.recon_only_epochs and cfg.loss.adv_weight > 0

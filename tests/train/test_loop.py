@@ -112,3 +112,16 @@ def test_every_adversarial_term_is_logged_with_its_phase(tmp_path: Path) -> None
                 "train_g_adv", "train_g_adv_weight"):
         assert key in metrics, sorted(metrics)
     assert metrics["train_g_adv_weight"] == cfg.loss.adv_weight
+
+
+def test_ranks_split_every_global_batch_without_overlap() -> None:
+    """Data-parallel: each rank takes its own slice of the same shuffled batch (the order was
+    once seeded with the rank, so the ranks' slices could overlap)."""
+    from raysearch.train.loop import epoch_batches
+    from raysearch.train.phases import Dist
+
+    for epoch in (1, 2):
+        ranks = [list(epoch_batches(40, 8, seed=3, epoch=epoch, ddp=Dist(r, 2))) for r in (0, 1)]
+        single = list(epoch_batches(40, 8, seed=3, epoch=epoch, ddp=Dist(0, 1)))
+        for a, b, whole in zip(*ranks, single, strict=True):
+            assert not set(a) & set(b) and sorted([*a, *b]) == sorted(whole)
