@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from matplotlib.figure import Figure
 
@@ -22,6 +21,7 @@ from raysearch.report.html import Section, render
 from raysearch.report.importance import common_epoch, param_importances
 from raysearch.report.optuna_plots import study_plots
 from raysearch.search.experiment import Experiment
+from raysearch.search.experiment import format_value as _fmt
 from raysearch.search.records import TrialRecord, TrialState
 
 CURVE_METRICS = ("val_psnr", "val_ssim")
@@ -41,12 +41,6 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi)
     return buf.getvalue()
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "-" if v is None else str(v)
 
 
 def trial_table(exp: Experiment, metrics: list[str]) -> tuple[list[str], list[list[str]]]:

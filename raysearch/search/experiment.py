@@ -110,7 +110,8 @@ def open_experiment(name: str, results: str | Path = "results") -> Experiment:
     return Experiment(path, spec, read_trials(path))
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A table cell: floats at 4 significant digits, None as "-", the rest as given."""
     if isinstance(v, bool) or not isinstance(v, float):
         return "-" if v is None else str(v)
     return f"{v:.4g}"
@@ -152,7 +153,7 @@ def status_table(exp: Experiment) -> str:
         scores = [form.format(v) if (v := t.value(m)) is not None else "-" for m, form in _SCORES]
         mark = "*" if best is not None and t.number == best.number else " "
         rows.append([f"{t.number}{mark}", _state(t), str(t.epochs), trial_nodes(t), *scores,
-                     *[_fmt(t.params.get(p)) for p in params]])
+                     *[format_value(t.params.get(p)) for p in params]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     right = {0, 2, 4, 5}  # numbers line up on their last digit
     lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
