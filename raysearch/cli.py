@@ -76,9 +76,9 @@ class _LazyHelp(click.Option):
 
 
 def _metric_help() -> str:
-    from raysearch.metrics import validation_modes
+    from raysearch.search.space import metric_modes
 
-    listed = ", ".join(f"{m} ({mode})" for m, mode in validation_modes().items())
+    listed = ", ".join(f"{m} ({mode})" for m, mode in metric_modes().items())
     return f"What ASHA and TPE optimise: {listed} (default: the space's metric, else val_psnr)."
 
 
@@ -183,7 +183,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
     if address:
         from raysearch.search.options import check_address
 
-        check_address(address, reach=False)  # the form now; whether it answers, once checked
+        check_address(address)  # its form, and that something answers there (a few seconds)
     if address and is_jobs_address(address):
         check_search(spec, check=_check_names)  # a bad space fails here, not on the cluster
         job_id = submit_job(spec, address)
@@ -261,11 +261,11 @@ def train(config_path: Path | None, out: Path, sets: tuple[str, ...]) -> None:
 
     cfg = load_config(config_path) if config_path else Config()
     cfg = cfg.with_overrides(_parse_sets(sets), where="--set")
-    from raysearch.build import validate_names  # torch: after the file and --set are read
-    from raysearch.train import train as train_loop
+    from raysearch.build import validate_names
 
-    validate_names(cfg)
+    validate_names(cfg)  # a misnamed component is answered before torch loads
     from raysearch.errors import DivergedError
+    from raysearch.train import train as train_loop
 
     try:
         metrics = train_loop(cfg, out, checkpoint_dir=out / "checkpoints", log=_say)
@@ -550,6 +550,10 @@ def evaluate(checkpoint: Path, data: str | None, masks: str | None, mask_kind: s
              raysearch evaluate best-celeba --lpips-weights vgg16-397923af.pth \\
                  --inception-weights weights-inception-2015-12-05-6726825d.pth
     """
+    from raysearch.preflight import check_checkpoint_file, check_device
+
+    check_device(device)  # both answered before torch loads
+    check_checkpoint_file(checkpoint)
     from raysearch.evaluate import evaluate_checkpoint, markdown_table, write_tables
 
     names = tuple(b.strip() for b in baselines.split(",") if b.strip())
@@ -585,6 +589,10 @@ def inpaint(checkpoint: Path, image: Path, mask: Path, out: Path, blend: str, de
     Example: raysearch inpaint best-celeba face.png hole.png --out filled.png --blend poisson
              raysearch inpaint best-celeba 007501.jpg masks/02000.png --out f.png --resize-mask
     """
+    from raysearch.preflight import check_checkpoint_file, check_device
+
+    check_device(device)  # both answered before torch loads
+    check_checkpoint_file(checkpoint)
     from raysearch.inference import inpaint_paths
 
     written = inpaint_paths(checkpoint, image, mask, out, blend=blend, device=device,

@@ -22,6 +22,7 @@ from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.masks.folder import resize_mask
 from raysearch.metrics import composite
+from raysearch.preflight import check_checkpoint_file
 from raysearch.train.checkpoint import load_generator
 from raysearch.train.loop import pick_device, to_tensor
 from raysearch.train.samples import to_uint8
@@ -58,9 +59,7 @@ class Inpainter:
 
     @classmethod
     def load(cls, checkpoint: Path, device: str = "auto") -> Inpainter:
-        if not Path(checkpoint).is_dir():
-            raise UserError(f"checkpoint {checkpoint}: no such folder (give one that 'raysearch best' "
-                            "wrote: checkpoint.pt + config.yaml)")
+        check_checkpoint_file(checkpoint)
         dev = pick_device(device)
         generator, cfg = load_generator(Path(checkpoint), dev)
         return cls(generator, cfg, dev)

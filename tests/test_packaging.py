@@ -1,5 +1,5 @@
-"""What a non-editable install ships: the search spaces are package data, so the default space
-exists wherever raysearch is installed."""
+"""What a non-editable install ships: the search spaces and the registries' index are package
+data, so the default space exists wherever raysearch is installed."""
 
 from __future__ import annotations
 
@@ -29,3 +29,4 @@ def test_the_wheel_ships_every_search_space(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for space in DEFAULT_SPACE.parent.glob("*.yaml"):
         assert f"raysearch/search_spaces/{space.name}" in names
+    assert "raysearch/registry_index.json" in names  # else every misnamed component waits for torch

@@ -17,10 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raysearch.build import check_names
 from raysearch.config import Config
 from raysearch.data import FaceData, check_data_path, load_faces
 from raysearch.data.parquet import is_parquet_location, shard_paths
 from raysearch.errors import UserError
+from raysearch.registry_index import names
 from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
@@ -140,11 +142,11 @@ def _objectives(spec: SearchSpec, space: SearchSpace) -> list[Objective]:
 def _with_weights_check(check: Callable[[Config], None] | None) -> Callable[[Config], None]:
     """The caller's check, then: a trial that could use VGG losses finds the weights (a search
     needing them refuses to start, naming the file and how to provide it; never a fallback)."""
-    from raysearch.losses import require_vgg_weights
-
     def both(cfg: Config) -> None:
         if check is not None:
             check(cfg)
+        from raysearch.losses import require_vgg_weights  # torch: after the names are checked
+
         require_vgg_weights(cfg)
 
     return both
@@ -174,9 +176,11 @@ def _clamp_to_run(space: SearchSpace, base: Config, say: Callable[[str], None]) 
 
 
 def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
-                 say: Callable[[str], None] = print
+                 say: Callable[[str], None] = print, local: Callable[[Config], None] | None = None
                  ) -> tuple[SearchSpace, Config, list[Objective]]:
-    """Validate the spec and its space (no files but the space read): space, base, objectives."""
+    """Validate the spec and its space (no files but the space read): space, base, objectives.
+    ``local``: checks of what this machine holds (the mask folder), run on the base config once
+    its names are known good and before the registries (torch) load, so they answer quickly."""
     _check_spec(spec)
     space = load_space(Path(spec.space_path))
     searched = sorted(set(spec.overrides) & {p.name for p in space.params})
@@ -186,6 +190,9 @@ def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
                         "parameters to its fixed values")
     base = resolve_base(spec, space)
     _clamp_to_run(space, base, say)
+    if local is not None:
+        check_names(base, names())  # a misnamed component first, as validate_space says it
+        local(base)
     validate_space(space, base, _with_weights_check(check))
     _check_fp16_has_gpus(spec, space, base)
     objectives = _objectives(spec, space)
@@ -234,9 +241,8 @@ def load_data(base: Config, say: Callable[[str], None]) -> FaceData | None:
 def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
-    space, base, objectives = check_search(spec, check, say)
+    space, base, objectives = check_search(spec, check, say, local=_check_masks)
     check_data_path(base.data.path)
-    _check_masks(base)
     _check_writable(spec.experiment)
     # the lock before the existence check: of two drivers started at once, one gets the folder
     lock = ExperimentLock(spec.experiment, spec.name)

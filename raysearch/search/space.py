@@ -35,11 +35,11 @@ _TOP_KEYS = {"description", "metric", "mode", "fixed", "parameters"}
 
 def metric_modes() -> dict[str, str]:
     """``val_<metric>`` -> max|min, from the metric registry (the one home of names and
-    directions). Imported on first use: the registry needs torch, and a mistyped key in a space
-    or a ``--set`` is answered before torch loads."""
-    from raysearch.metrics import validation_modes
+    directions), read through its torch-free index while that is current: a mistyped key or
+    metric in a space or a ``--set`` is answered before torch loads."""
+    from raysearch.registry_index import names
 
-    return validation_modes()
+    return {f"val_{m}": mode for m, mode in names().metrics.items()}
 
 
 @dataclass

@@ -11,8 +11,8 @@ import torch
 
 from raysearch.config import Config, load_config, save_config
 from raysearch.errors import UserError
+from raysearch.preflight import WEIGHTS, check_checkpoint_file
 
-WEIGHTS = "checkpoint.pt"
 CONFIG = "config.yaml"
 METRICS = "metrics.json"
 
@@ -26,9 +26,7 @@ def save_checkpoint(folder: Path, state: dict[str, Any], cfg: Config,
 
 
 def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    path = Path(folder) / WEIGHTS
-    if not path.is_file():
-        raise UserError(f"{folder}: not a raysearch checkpoint (no {WEIGHTS})")
+    path = check_checkpoint_file(folder)
     try:
         with warnings.catch_warnings():  # bytes that are no pickle make torch warn, then fail
             warnings.simplefilter("ignore", UserWarning)

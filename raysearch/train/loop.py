@@ -32,6 +32,7 @@ from raysearch.losses import require_vgg_weights
 from raysearch.masks import build_mask_sampler, mask_bank
 from raysearch.metrics import composite, evaluate_batch
 from raysearch.models import build_critic, build_generator, count_parameters, resolved
+from raysearch.preflight import NO_CUDA, check_device
 from raysearch.train.checkpoint import load_checkpoint, save_checkpoint
 from raysearch.train.phases import Dist, GanPhases, LossHook, broadcast_parameters, check_finite
 from raysearch.train.samples import save_sample_grid
@@ -49,13 +50,11 @@ class TrainHooks:
 
 
 def pick_device(name: str) -> torch.device:
-    if name not in ("auto", "cpu", "cuda"):
-        raise UserError(f"device must be auto, cpu or cuda, got {name!r}")
+    check_device(name)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device cuda: this machine has no CUDA GPU that torch can use "
-                        "(use auto or cpu)")
+        raise UserError(NO_CUDA)
     if name == "cuda" and dist.is_available() and dist.is_initialized():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device(name)
