@@ -91,7 +91,8 @@ TRACKERS.register("wandb")(Tracker(
     lambda s: f"offline runs in {s.experiment / WANDB_DIR}/wandb; upload them with "
               f"wandb sync {s.experiment / WANDB_DIR}/wandb/offline-run-*", _wandb))
 TRACKERS.register("aim")(Tracker(
-    "aim", "aim", lambda s: f"aim up --repo {s.experiment / AIM_REPO}", _aim))
+    "aim", "aim", lambda s: f"aim storage --repo {s.experiment / AIM_REPO} reindex --yes, then "
+                            f"aim up --repo {s.experiment / AIM_REPO}", _aim))
 
 
 def check_trackers(loggers: tuple[str, ...] | list[str], mlflow_uri: str | None = None) -> None:

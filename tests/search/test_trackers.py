@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
@@ -179,3 +181,29 @@ def test_wandb_logs_offline(ray_local: None, tmp_path: Path) -> None:
     (records,) = runs[0].glob("run-*.wandb")
     assert b"val_psnr" in records.read_bytes()
     assert f"finishing run wb/{trial.trial_id}" in (runs[0] / "logs" / "debug.log").read_text()
+
+
+@pytest.mark.slow
+def test_aim_holds_each_trial_as_a_run(ray_local: None, tmp_path: Path) -> None:
+    """Optional extra: runs where aim is installed (not in the test extra: aim pins filelock<4,
+    and the test environment keeps Ray's newer filelock); read back with aim's own SDK."""
+    pytest.importorskip("aim", reason="--logger aim needs pip install 'raysearch[aim]'")
+    from aim import Repo
+
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name="am", space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=1, max_epochs=2, loggers=("aim",))
+    run_search(prepare_search(spec, check=validate_names, say=lambda _m: None), say=lambda _m: None)
+    (trial,) = open_experiment("am", tmp_path / "results").trials
+    folder = tmp_path / "results" / "am" / "aim"
+    # aim writes each run's own store; its index, which the SDK's queries read, is built by the
+    # aim UI (aim up) as it runs, or by this command
+    subprocess.run([str(Path(sys.executable).with_name("aim")), "storage", "--repo", str(folder),
+                    "reindex", "--yes"], check=True, capture_output=True)
+    (run,) = list(Repo(str(folder)).iter_runs())
+    assert run.experiment == "am"
+    curve = {m.name: m.values.values_list() for m in run.metrics()}
+    ours = [h["val_psnr"] for h in trial.history]
+    assert curve["ray/tune/val_psnr"] == pytest.approx(ours) and len(ours) == 2
+    assert {k: run["hparams"][k] for k in trial.params} == pytest.approx(trial.params)
