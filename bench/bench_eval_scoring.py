@@ -85,10 +85,11 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--methods", type=int, default=3, help="the model and two baselines")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = ap.parse_args()
     from raysearch.evaluate import per_image_scores
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     pred, target, masks = composites(args.images, args.size, args.methods)
     n = args.images
     hole = torch.from_numpy(masks)[:, None]

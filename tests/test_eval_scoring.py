@@ -83,3 +83,22 @@ def test_cli_prints_the_total_time(tiny_checkpoint: Path, tmp_path: Path,
     fill_model, fill_telea, scoring, total = map(float, found.groups())
     assert total >= fill_model + fill_telea + scoring - 0.15  # each rounded to 0.1 s
     assert found.group(0) in (tmp_path / "evaluation.md").read_text()
+
+
+def test_scoring_threads_follow_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an oversubscribed machine scoring runs on one thread; on an idle one it keeps what
+    torch was given; either way the setting is restored after."""
+    import os
+
+    from raysearch import evaluate
+
+    given = torch.get_num_threads()
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(evaluate.os, "getloadavg", lambda: (cores + 3.0, 0.0, 0.0))
+    with evaluate.idle_core_threads():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == given
+    monkeypatch.setattr(evaluate.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    with evaluate.idle_core_threads():
+        assert torch.get_num_threads() == min(given, cores)
+    assert torch.get_num_threads() == given
