@@ -183,24 +183,10 @@ def test_every_sampler_proposes_in_a_real_study_with_its_settings(name: str) -> 
         assert getattr(sampler, f"_{key}") == value, key
 
 
-def test_gp_refuses_a_conditional_space_and_a_missing_scipy(tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch,
-                                                            capsys: pytest.CaptureFixture[str]
-                                                            ) -> None:
+def test_gp_refuses_a_missing_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A conditional space is a case of tests/reliability/cases.py.)"""
     import importlib.util
 
-    import ray
-
-    space = tmp_path / "conditional.yaml"
-    space.write_text(SPACE + "  loss.l1_hole: {type: float, low: 1.0, high: 5.0, "
-                             "when: {model.depth: [3]}}\n")
-    with pytest.raises(SystemExit) as exc:
-        main(["submit", "--sampler", "gp", "--space", str(space), "--results", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert exc.value.code == 2 and len(err.strip().splitlines()) == 1
-    assert "error: --sampler gp: Optuna's GPSampler needs a space without conditions" in err
-    assert "parameters.loss.l1_hole only when {'model.depth': [3]}" in err
-    assert "use --sampler tpe-group" in err and not ray.is_initialized()
     find = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda n, *a: None if n == "scipy" else find(n, *a))
