@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from raysearch.errors import UserError
+from raysearch.search.experiment import rung_epochs
 from raysearch.search.records import finite, read_trials
 from raysearch.search.store import SPEC_FILE
 
@@ -145,8 +146,5 @@ def rung_correlation(folders: list[Path], metric: str | None = None, grace_perio
         out.median_rho.append(float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else math.nan)
         out.best_kept.append(float(np.mean([_best_kept(sign * c.values, e, reduction_factor)
                                             for c in found])))
-    rung = min(grace_period, epochs)
-    while rung < epochs:
-        out.rungs.append(rung)
-        rung *= reduction_factor
+    out.rungs = [r for r in rung_epochs(epochs, grace_period, reduction_factor) if r < epochs]
     return out

@@ -110,11 +110,11 @@ SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
 # ---- schedulers: build(store, metric, mode, max_t, grace_period, reduction_factor, seed) ---------
 
 def hyperband_brackets(max_t: int, grace_period: int, reduction_factor: int) -> int:
-    """How many brackets Hyperband has: one per first rung grace, grace*rf, ... up to max_t."""
-    first, brackets = min(grace_period, max_t) * reduction_factor, 1
-    while first <= max_t:
-        first, brackets = first * reduction_factor, brackets + 1
-    return brackets
+    """How many brackets Hyperband has: one per first rung grace, grace*rf, ... up to max_t (ASHA's
+    milestones, as Ray computes them)."""
+    from raysearch.search.experiment import rung_epochs
+
+    return len(rung_epochs(max_t, grace_period, reduction_factor))
 
 
 def scheduler_brackets(scheduler: str, max_t: int, grace_period: int, reduction_factor: int
