@@ -163,7 +163,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
              raysearch submit --address http://HEAD:8265 --results /mnt/nfs/results \\
                  --data /mnt/nfs/celeba-shards --gpus-per-worker 0.5 --max-failures 2 --name c1
     Baseline: raysearch submit --sampler random --scheduler none --name random-1
-    Widen:    raysearch submit --space search_spaces/all_families.yaml --warm-start celeba-1
+    Widen:    raysearch submit --space wider.yaml --warm-start celeba-1 --name celeba-2
     """
     from raysearch.search.jobs import is_jobs_address, submit_job
     from raysearch.search.runner import (
