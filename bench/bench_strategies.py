@@ -149,7 +149,7 @@ class RealRuns:
                                 "load_end": os.getloadavg()[0]}
         self.done_file.write_text(json.dumps(self.done, indent=1))
         say(f"{spec.name}: {len(trials)} trials, {epochs} epochs, best val_psnr "
-            f"{best['best']['val_psnr'] if best else float('nan'):.3f}, {wall:.0f} s")
+            f"{best.best['val_psnr'] if best else float('nan'):.3f}, {wall:.0f} s")
         return spec.experiment
 
 

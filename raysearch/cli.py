@@ -143,6 +143,11 @@ def _metric_help() -> str:
                    "pip install 'raysearch[mlflow]'; see the README, \"Experiment trackers\".")
 @click.option("--mlflow-uri", default=SPEC.mlflow_uri, metavar="URI",
               help="--logger mlflow's tracking URI (default: sqlite:///<experiment>/mlflow.db).")
+@click.option("--warm-start", "warm_start", multiple=True, default=SPEC.warm_start, metavar="NAME",
+              help="Start from an earlier search in --results (repeatable): its finished trials "
+                   "are told to the sampler first and its best configuration runs first. Its "
+                   "space must fit in this one (same types, ranges that hold its ranges, the same "
+                   "fixed settings); a parameter it fixed may be searched here.")
 @click.option("--address", default=None, help=ADDRESS_HELP)
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
               help="Take the options from a search.json or an experiment's raysearch.json; "
@@ -158,6 +163,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
              raysearch submit --address http://HEAD:8265 --results /mnt/nfs/results \\
                  --data /mnt/nfs/celeba-shards --gpus-per-worker 0.5 --max-failures 2 --name c1
     Baseline: raysearch submit --sampler random --scheduler none --name random-1
+    Widen:    raysearch submit --space wider.yaml --warm-start celeba-1 --name celeba-2
     """
     from raysearch.search.jobs import is_jobs_address, submit_job
     from raysearch.search.runner import (
@@ -411,7 +417,10 @@ def export(name: str, out: str | None, results: str) -> None:
 @cli.command()
 @click.argument("experiments", nargs=-1, required=True)
 @click.option("--strategy", "strategies", multiple=True, metavar="SAMPLER+SCHEDULER",
-              help="tpe+asha, tpe+none, random+asha or random+none; repeat it (default: all four).")
+              help="A --sampler and a --scheduler of submit, e.g. tpe+asha, tpe-group+hyperband, "
+                   "gp+none; repeat it (default: random+none, tpe+none, random+asha, tpe+asha). "
+                   "Samplers: " + ", ".join(SAMPLERS.names()) + "; schedulers: "
+                   + ", ".join(SCHEDULERS.names()) + ".")
 @click.option("--seeds", type=int, default=10, show_default=True,
               help="Simulated searches per strategy (sampler seeds 0..N-1).")
 @click.option("--trials", type=int, default=10, show_default=True,

@@ -40,8 +40,9 @@ from raysearch.search.spec import (
 )
 from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import SPEC_FILE, is_uri
-from raysearch.search.strategy import check_strategy, strategy_label
+from raysearch.search.strategy import check_sampler_space, check_strategy, describe_settings
 from raysearch.search.trackers import check_trackers
+from raysearch.search.warm import WarmStart, load_warm_start, say_warm_start
 
 __all__ = ["DEFAULT_RESULTS", "DEFAULT_SPACE", "PACKAGE_DIR", "TUNE_DIR", "Prepared", "SearchSpec",
            "check_search", "prepare_search", "run_search", "spec_fields", "start_ray"]
@@ -60,6 +61,7 @@ class Prepared:
     data: FaceData | None  # None: the trials read the data themselves (Parquet shards)
     objectives: list[Objective] = field(default_factory=list)  # [metric:mode] for one objective
     lock: ExperimentLock | None = None  # held from prepare_search until run_search ends
+    warm: WarmStart | None = None  # --warm-start: earlier searches' trials, told before the first
 
 
 def _check_spec(spec: SearchSpec) -> None:
@@ -188,6 +190,7 @@ def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
         raise UserError(f"--set {searched[0]}: {space.path} searches this key, so every trial would "
                         "replace the value; drop the --set, or move the key from the space's "
                         "parameters to its fixed values")
+    check_sampler_space(spec.sampler, space)
     base = resolve_base(spec, space)
     _clamp_to_run(space, base, say)
     if local is not None:
@@ -242,6 +245,7 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
     space, base, objectives = check_search(spec, check, say, local=_check_masks)
+    warm = load_warm_start(spec.warm_start, Path(spec.results).resolve(), space, base, objectives)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     # the lock before the existence check: of two drivers started at once, one gets the folder
@@ -252,8 +256,9 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
             raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                             f"use 'raysearch resume {spec.name}', or another --name")
         first = objectives[0]
+        say_warm_start(warm, say)
         return Prepared(spec, space, base, first.metric, first.mode, load_data(base, say),
-                        objectives, lock)
+                        objectives, lock, warm)
     except BaseException:
         lock.release()
         raise
@@ -418,11 +423,12 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                            metric=_metric_names(p) if multi else p.metric,
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
-                           study_name=s.name, storage=study_storage(s.study_url), max_t=epochs)
+                           study_name=s.name, storage=study_storage(s.study_url), max_t=epochs,
+                           warm=p.warm)
     # Tune would wrap the searcher in a SearchGenerator; this one also signs Tune's snapshots
     limited = SigningSearch(ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s)), store)
     scheduler = make_scheduler(s.scheduler, store, p.metric, p.mode, epochs, s.grace_period,
-                               s.reduction_factor)
+                               s.reduction_factor, seed=s.seed)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints)
     progress = Progress(recorder, s.num_samples, p.metric, p.mode, say)  # after the recorder
@@ -460,10 +466,14 @@ def write_spec(p: Prepared) -> None:
     })
 
 
-def describe_strategy(s: SearchSpec) -> str:
+def describe_strategy(s: SearchSpec, epochs: int) -> str:
+    """The strategy as the search's first line names it: sampler, scheduler, their settings and
+    the budgets (``epochs``: per trial, ASHA's max_t)."""
     budget = f", budget {s.epoch_budget} epochs" if s.epoch_budget else ""
     budget += f", at most {s.time_budget_s:.0f} s" if s.time_budget_s else ""
-    return f"{strategy_label(s.sampler, s.scheduler)}{budget}"
+    settings = describe_settings(s.sampler, s.scheduler, s.startup_trials, epochs, s.grace_period,
+                                 s.reduction_factor)
+    return f"{settings}{budget}"
 
 
 def run_search(p: Prepared, address: str | None = None,
@@ -483,8 +493,9 @@ def run_search(p: Prepared, address: str | None = None,
         write_spec(p)
         snapshot_often()
         t0 = time.perf_counter()
-        say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {p.base.train.epochs} "
-            f"epochs, {describe_strategy(p.spec)} on {p.metric} ({p.mode}); results in "
+        epochs = p.base.train.epochs
+        say(f"search {p.spec.name!r}: {p.spec.num_samples} trials of up to {epochs} epochs, "
+            f"{describe_strategy(p.spec, epochs)} on {p.metric} ({p.mode}); results in "
             f"{p.spec.experiment}")
         build_tuner(p, say).fit()
     finally:

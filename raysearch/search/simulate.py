@@ -27,9 +27,11 @@ import numpy as np
 from raysearch.config import config_from_dict
 from raysearch.data import FaceData
 from raysearch.errors import UserError
-from raysearch.search.records import finite, read_trials
+from raysearch.search.records import Objective, finite, read_trials
 from raysearch.search.runner import SPEC_FILE, Prepared, SearchSpec, build_tuner, write_spec
 from raysearch.search.space import Param, SearchSpace, metric_modes, parse_space
+from raysearch.search.strategy import check_sampler_space
+from raysearch.search.warm import load_warm_start
 
 METRICS = metric_modes()  # this module imports Ray and torch anyway
 _REPLAYED = (*METRICS, "epoch_time_s")
@@ -147,6 +149,7 @@ def simulate_search(table: CurveTable, spec: SearchSpec, seconds_per_epoch: floa
 
     if spec.max_epochs is not None and spec.max_epochs != table.epochs:
         raise UserError(f"the table's curves are {table.epochs} epochs long, not {spec.max_epochs}")
+    check_sampler_space(spec.sampler, table.space)  # GPSampler: no conditional parameters
     metric = spec.metric or table.metric
     if metric not in METRICS or metric not in _REPLAYED:
         raise UserError(f"cannot replay metric {metric!r}")
@@ -155,6 +158,9 @@ def simulate_search(table: CurveTable, spec: SearchSpec, seconds_per_epoch: floa
                             where="recorded base config")
     empty = np.zeros((0, base.data.image_size, base.data.image_size, 3), np.uint8)
     p = Prepared(spec, table.space, base, metric, METRICS[metric], FaceData(empty, empty, [], []))
+    # earlier simulated searches of the same table, told to this one's sampler first
+    p.warm = load_warm_start(spec.warm_start, spec.experiment.parent, table.space, base,
+                             [Objective(metric, METRICS[metric])])
     if (spec.experiment / SPEC_FILE).exists():
         raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}")
     spec.experiment.mkdir(parents=True, exist_ok=True)

@@ -238,7 +238,7 @@ def check_conditions(space: SearchSpace, base: Config) -> None:
     the parent's value in every trial (fixed, --set or default). Otherwise the parameter would
     never be searched, and nobody would be told."""
     params = {p.name: p for p in space.params}
-    flat = _flat(base.to_dict())
+    flat = flatten_config(base.to_dict())
     for p in space.params:
         for parent, values in p.when.items():
             if parent in params and params[parent].type == "categorical":
@@ -253,11 +253,12 @@ def check_conditions(space: SearchSpace, base: Config) -> None:
                                 "never be searched")
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as dotted keys: {"train": {"epochs": 4}} -> {"train.epochs": 4}."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         if isinstance(v, dict):
-            out |= _flat(v, f"{prefix}{k}.")
+            out |= flatten_config(v, f"{prefix}{k}.")
         else:
             out[f"{prefix}{k}"] = v
     return out

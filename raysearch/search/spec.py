@@ -47,16 +47,19 @@ class SearchSpec:
     max_failures: int = 2  # retries of a trial whose process or node died, from its last checkpoint
     storage: str | None = None  # where Tune writes (folder or pyarrow URI); default: results
     optuna_storage: str | None = None  # Optuna database URL; default: SQLite in the experiment
-    sampler: str = "tpe"  # tpe | random (raysearch.search.strategy)
-    scheduler: str = "asha"  # asha | none (every trial runs all its epochs)
-    startup_trials: int = 10  # TPE: random proposals before it models the results (Optuna's 10)
+    sampler: str = "tpe"  # a name in raysearch.search.strategy.SAMPLERS (tpe, tpe-group, gp, ...)
+    scheduler: str = "asha"  # asha | hyperband | none (every trial runs all its epochs)
+    startup_trials: int = 10  # TPE, GP: random proposals before they model the results (Optuna's 10)
     epoch_budget: int = 0  # end the search once its trials have trained this many epochs (0: off)
     time_budget_s: float = 0.0  # end the search after this many seconds of wall time (0: off)
     loggers: tuple[str, ...] = ()  # --logger: experiment trackers (raysearch.search.trackers)
     mlflow_uri: str | None = None  # --logger mlflow's tracking URI; default: SQLite in the experiment
+    # --warm-start NAME: earlier searches in --results whose trials the sampler is told first
+    warm_start: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.loggers = tuple(self.loggers)  # raysearch.json holds it as a JSON list
+        self.warm_start = tuple(self.warm_start)
 
     @property
     def experiment(self) -> Path:

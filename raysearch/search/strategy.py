@@ -1,25 +1,43 @@
 """How a search proposes and stops trials: the Optuna sampler, the Tune scheduler, an epoch budget.
 
-The default is TPE + ASHA. Random search and no early stopping exist to measure what each of the
-two buys (``bench/bench_strategies.py``), and for users who want a plain baseline.
+The default is TPE + ASHA. Every other choice is one registry entry whose settings are written out
+here, so that ``--sampler`` / ``--scheduler`` (and ``raysearch simulate --strategy``) can compare
+them on the same budget (``bench/bench_strategies.py``, ``bench/bench_sim_settings.py``):
+
+- samplers: Optuna's TPE with its defaults and with one setting changed each (``group``,
+  ``multivariate``, ``constant_liar``), Optuna's Gaussian-process sampler (``GPSampler``, for spaces
+  without conditions) and random search;
+- schedulers: ASHA (one bracket), asynchronous Hyperband (ASHA with all of Hyperband's brackets,
+  ``ASHAScheduler(brackets=...)``) and no early stopping.
+
+Optuna 5's TPE defaults are already multivariate (for one objective) with the constant liar on;
+``tpe-independent`` and ``tpe-no-liar`` turn each off, ``tpe-group`` adds grouped subspaces.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from raysearch.errors import UserError
 from raysearch.registry import Registry
 
+if TYPE_CHECKING:
+    from raysearch.search.space import SearchSpace
+
 
 @dataclass(frozen=True)
 class Kind:
-    """A registered sampler or scheduler: its display name and its builder."""
+    """A registered sampler or scheduler: its display name, its builder, and what it refuses."""
 
     label: str
     build: Callable[..., Any]
+    # a sampler's check of the space (a UserError naming the parameter), before anything starts
+    check_space: Callable[[str, SearchSpace], None] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # what it passes to Optuna / Tune
+    startup: bool = True  # a sampler that proposes at random for --startup-trials, then models
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.build(*args, **kwargs)
@@ -29,10 +47,31 @@ SAMPLERS: Registry[Kind] = Registry("sampler")
 SCHEDULERS: Registry[Kind] = Registry("scheduler")
 
 
-def _tpe(seed: int, startup_trials: int) -> Any:
-    import optuna
+# ---- samplers: build(seed, startup_trials) -> optuna sampler ------------------------------------
 
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
+def _tpe_builder(settings: dict[str, Any]) -> Callable[[int, int], Any]:
+    def build(seed: int, startup_trials: int) -> Any:
+        import optuna
+
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials, **settings)
+
+    return build
+
+
+def _register_tpe(name: str, label: str, **settings: Any) -> None:
+    SAMPLERS.register(name)(Kind(label, _tpe_builder(settings), settings=settings))
+
+
+# Optuna's own defaults (5.x: multivariate for one objective, independent for several; constant
+# liar on): the default sampler, left to Optuna as it always was
+_register_tpe("tpe", "TPE")
+# for conditional spaces: a multivariate TPE per group of parameters that occur together
+_register_tpe("tpe-group", "TPE (multivariate, grouped)", multivariate=True, group=True,
+              constant_liar=True)
+# one density per parameter, as Optuna before 5 did by default
+_register_tpe("tpe-independent", "TPE (independent)", multivariate=False, constant_liar=True)
+# running trials do not count as bad results: two trials side by side may be proposed alike
+_register_tpe("tpe-no-liar", "TPE (no constant liar)", constant_liar=False)
 
 
 def _random(seed: int, startup_trials: int) -> Any:
@@ -41,25 +80,77 @@ def _random(seed: int, startup_trials: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def _asha(store: Any, metric: str, mode: str, max_t: int, grace_period: int,
-          reduction_factor: int) -> Any:
-    from raysearch.search.asha import PersistentASHA
+def _gp(seed: int, startup_trials: int) -> Any:
+    import optuna
 
-    return PersistentASHA(store, time_attr="training_iteration", metric=metric, mode=mode,
-                          max_t=max_t, grace_period=min(grace_period, max_t),
-                          reduction_factor=reduction_factor)
+    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials)
+
+
+GP_NEEDS = ("torch", "scipy")  # what Optuna's GPSampler imports when it first models the trials
+
+
+def _gp_check(name: str, space: SearchSpace) -> None:
+    """GPSampler models one fixed set of parameters: a conditional one would be sampled at random
+    (Optuna's fallback, with a warning per trial), so such a space is refused."""
+    missing = [m for m in GP_NEEDS if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UserError(f"--sampler {name} needs {' and '.join(missing)} (Optuna's GPSampler "
+                        f"imports them): pip install {' '.join(missing)}")
+    for p in space.params:
+        if p.when:
+            raise UserError(f"--sampler {name}: Optuna's GPSampler needs a space without "
+                            f"conditions, and {space.path} searches parameters.{p.name} only "
+                            f"when {p.when}; use --sampler tpe-group for conditional spaces")
+
+
+SAMPLERS.register("random")(Kind("random search", _random, startup=False))
+SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
+
+
+# ---- schedulers: build(store, metric, mode, max_t, grace_period, reduction_factor, seed) ---------
+
+def hyperband_brackets(max_t: int, grace_period: int, reduction_factor: int) -> int:
+    """How many brackets Hyperband has: one per first rung grace, grace*rf, ... up to max_t (ASHA's
+    milestones, as Ray computes them)."""
+    from raysearch.search.experiment import rung_epochs
+
+    return len(rung_epochs(max_t, grace_period, reduction_factor))
+
+
+def scheduler_brackets(scheduler: str, max_t: int, grace_period: int, reduction_factor: int
+                       ) -> int:
+    """The brackets a scheduler entry runs (0: it never stops a trial early)."""
+    rule = SCHEDULERS.get(scheduler).settings.get("brackets", 0)
+    return hyperband_brackets(max_t, grace_period, reduction_factor) if rule == "all" else rule
+
+
+def _asha_builder(name: str) -> Callable[..., Any]:
+    def build(store: Any, metric: str, mode: str, max_t: int, grace_period: int,
+              reduction_factor: int, seed: int = 0) -> Any:
+        from raysearch.search.asha import PersistentASHA
+
+        return PersistentASHA(store, seed=seed, time_attr="training_iteration", metric=metric,
+                              mode=mode, max_t=max_t, grace_period=min(grace_period, max_t),
+                              reduction_factor=reduction_factor,
+                              brackets=scheduler_brackets(name, max_t, grace_period,
+                                                          reduction_factor))
+
+    return build
 
 
 def _fifo(store: Any, metric: str, mode: str, max_t: int, grace_period: int,
-          reduction_factor: int) -> Any:
+          reduction_factor: int, seed: int = 0) -> Any:
     from ray.tune.schedulers import FIFOScheduler
 
     return FIFOScheduler()
 
 
-SAMPLERS.register("tpe")(Kind("TPE", _tpe))
-SAMPLERS.register("random")(Kind("random search", _random))
-SCHEDULERS.register("asha")(Kind("ASHA", _asha))  # rungs survive a resume (PersistentASHA)
+# rungs survive a resume (PersistentASHA)
+SCHEDULERS.register("asha")(Kind("ASHA", _asha_builder("asha"), settings={"brackets": 1}))
+# Li et al.'s asynchronous Hyperband: each new trial joins one of Hyperband's brackets (bracket s
+# first judges a trial after grace * rf^s epochs; the last one never stops a trial early)
+SCHEDULERS.register("hyperband")(Kind("asynchronous Hyperband", _asha_builder("hyperband"),
+                                      settings={"brackets": "all"}))
 SCHEDULERS.register("none")(Kind("no early stopping", _fifo))  # every trial runs all its epochs
 
 
@@ -96,17 +187,42 @@ def check_strategy(sampler: str, scheduler: str, startup_trials: int = 0,
         raise UserError(f"--epoch-budget must be >= 0 (0: no budget), got {epoch_budget}")
 
 
+def check_sampler_space(sampler: str, space: SearchSpace) -> None:
+    """The sampler's own demands on the space (GPSampler: no conditions), before Ray starts."""
+    kind = SAMPLERS.get(sampler)
+    if kind.check_space is not None:
+        kind.check_space(sampler, space)
+
+
 def make_sampler(name: str, seed: int, startup_trials: int) -> Any:
     """The seeded Optuna sampler; TPE's first ``startup_trials`` proposals are random ones."""
     return SAMPLERS.get(name)(seed, startup_trials)
 
 
 def make_scheduler(name: str, store: Any, metric: str, mode: str, max_t: int, grace_period: int,
-                   reduction_factor: int) -> Any:
-    """The Tune scheduler (``store`` keeps ASHA's rungs for a resume)."""
-    return SCHEDULERS.get(name)(store, metric, mode, max_t, grace_period, reduction_factor)
+                   reduction_factor: int, seed: int = 0) -> Any:
+    """The Tune scheduler (``store`` keeps ASHA's rungs for a resume; ``seed`` places trials in
+    Hyperband's brackets)."""
+    return SCHEDULERS.get(name)(store, metric, mode, max_t, grace_period, reduction_factor,
+                                seed=seed)
 
 
 def strategy_label(sampler: str, scheduler: str) -> str:
     """How a search's strategy is named in its logs and reports, e.g. 'TPE + ASHA'."""
     return f"{SAMPLERS.get(sampler).label} + {SCHEDULERS.get(scheduler).label}"
+
+
+def describe_settings(sampler: str, scheduler: str, startup_trials: int, max_t: int,
+                      grace_period: int, reduction_factor: int) -> str:
+    """The strategy with the settings that decide it, e.g. 'TPE, 4 random start-up trials +
+    asynchronous Hyperband (3 brackets, first judged after 1, 2, 4 epochs; reduction factor 2)'."""
+    s, k = SAMPLERS.get(sampler), SCHEDULERS.get(scheduler)
+    left = s.label if not s.startup else \
+        f"{s.label}, {startup_trials} random start-up trial{'s' * (startup_trials != 1)}"
+    brackets = scheduler_brackets(scheduler, max_t, grace_period, reduction_factor)
+    if not brackets:
+        return f"{left} + {k.label}"
+    grace = min(grace_period, max_t)
+    firsts = ", ".join(str(grace * reduction_factor ** b) for b in range(brackets))
+    return (f"{left} + {k.label} ({brackets} bracket{'s' * (brackets != 1)}, first judged after "
+            f"{firsts} epoch{'s' * (firsts != '1')}; reduction factor {reduction_factor})")

@@ -27,6 +27,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from raysearch.search.records import finite
 from raysearch.search.studies import JOURNAL, SQLITE_BUSY_TIMEOUT_S, open_study, study_storage
+from raysearch.search.warm import WarmStart
 
 __all__ = ["END_ATTR", "JOURNAL", "SQLITE_BUSY_TIMEOUT_S", "TUNE_ID_ATTR", "StudySearch", "open_study",
            "study_storage"]
@@ -40,9 +41,13 @@ TUNE_ID_ATTR = "tune_trial_id"
 class StudySearch(OptunaSearch):
     """``OptunaSearch`` with honest trial states, a stored study and a clean resume."""
 
-    def __init__(self, *args: Any, max_t: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_t: int, warm: WarmStart | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._max_t = max_t
+        if warm is not None:  # not kept: Tune pickles the searcher, and a new study gets it once
+            # (OptunaSearch's points_to_evaluate would enqueue again on every study set-up)
+            warm.apply(self.study)
         self._steps: dict[str, set[int]] = {}  # steps already reported, per Tune trial
         self._told: set[str] = set()  # Tune trials the study had finished before a restore
 

@@ -64,6 +64,12 @@ CASES = [
     Case("log as a string", _submit("--space", "{f}/logstr.yaml"), ("log must be true or false",)),
     Case("when never true", _submit("--space", "{f}/never.yaml"), ("would never be searched",)),
     Case("--set on a searched key", _submit("--set", "optim.lr_g=0.001"), ("searches this key",)),
+    Case("sampler gp on a conditional space", _submit("--sampler", "gp", "--space",
+                                                      "{f}/conditional.yaml"),
+         ("--sampler gp: Optuna's GPSampler needs a space without conditions",
+          "parameters.model.base_channels only when", "--sampler tpe-group")),
+    Case("warm-start from nothing", _submit("--warm-start", "nosuch"),
+         ("--warm-start nosuch: no experiment 'nosuch'",)),
     Case("train.epochs 0", ["submit", "--results", "{f}/results", "--set", "train.epochs=0"],
          ("train.epochs must be at least 1",)),
     Case("num-samples abc", ["submit", "--num-samples", "abc"], ("'abc' is not a valid integer",)),
@@ -110,6 +116,9 @@ def write_inputs(f: Path) -> None:
     (f / "intkey.yaml").write_text("fixed:\n  3: 4\n" + space)
     (f / "modemin.yaml").write_text("mode: min\n" + space)
     (f / "logstr.yaml").write_text(space.replace("high: 1.0e-3}", "high: 1.0e-3, log: 'false'}"))
+    (f / "conditional.yaml").write_text(
+        "parameters:\n  model.skip: {type: categorical, choices: [true, false]}\n"
+        "  model.base_channels: {type: int, low: 8, high: 16, when: {model.skip: [false]}}\n")
     (f / "never.yaml").write_text("parameters:\n  model.skip: {type: categorical, choices: [true]}\n"
                                   "  model.base_channels: {type: int, low: 8, high: 16, "
                                   "when: {model.skip: [false]}}\n")

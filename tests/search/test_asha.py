@@ -87,3 +87,59 @@ def test_a_diverged_result_stops_its_trial_and_is_not_ranked(tmp_path: Path) -> 
                                        "diverged": True}) == TrialScheduler.STOP
     s.on_trial_complete(None, t, {"training_iteration": 1, "val_psnr": float("nan"), "diverged": True})
     assert all(not recorded for bracket in s.rungs() for _, recorded in bracket)
+
+
+def _hyperband(folder: Path, seed: int = 0) -> PersistentASHA:
+    """Asynchronous Hyperband as ``--scheduler hyperband`` builds it at 4 epochs, grace 1, rf 2."""
+    from raysearch.search.strategy import make_scheduler
+
+    s = make_scheduler("hyperband", RecordStore(str(folder)), "val_psnr", "max", 4, 1, 2, seed=seed)
+    assert isinstance(s, PersistentASHA)
+    return s
+
+
+def test_hyperband_brackets_and_their_trials_survive_a_restart(tmp_path: Path) -> None:
+    before = _hyperband(tmp_path)
+    assert [[m for m, _ in b] for b in before.rungs()] == [[4, 2, 1], [4, 2], [4]]
+    submitted = pickle.dumps(before)  # what Tuner.restore brings back: no rungs, no placements
+    trials = [_Trial(f"t{i}") for i in range(30)]
+    for t in trials:
+        before.on_trial_add(None, t)
+    placed = {t.trial_id: before.bracket_of(t.trial_id) for t in trials}
+    assert set(placed.values()) == {0, 1, 2}  # 30 draws reach every bracket at this seed
+    for i, t in enumerate(trials):  # every trial's epoch 2, the rung of brackets 0 and 1
+        _epoch(before, t, 1, 20.0 + i)
+        _epoch(before, t, 2, 20.0 + i)
+
+    after = pickle.loads(submitted)
+    resumed = [t for t in trials if placed[t.trial_id] == 2][:2] + \
+        [t for t in trials if placed[t.trial_id] == 1][:2]
+    for t in resumed:  # resumed trials go back to their own brackets, not to a new draw
+        after.on_trial_add(None, t)
+        assert after.bracket_of(t.trial_id) == placed[t.trial_id]
+    assert after.rungs() == before.rungs()
+    late = _Trial("late")
+    after.on_trial_add(None, late)
+    bracket = after.bracket_of("late")
+    assert bracket is not None
+    # judged against the scores the old trials left in its bracket's rung at epoch 2
+    first = [m for m, _ in before.rungs()[bracket]][-1]
+    action = _epoch(after, late, int(first), 0.0)
+    assert action == (TrialScheduler.CONTINUE if bracket == 2 else TrialScheduler.STOP)
+
+
+def test_hyperband_places_trials_by_its_seed(tmp_path: Path) -> None:
+    def placements(seed: int, folder: str) -> list[int | None]:
+        (tmp_path / folder).mkdir()
+        s = _hyperband(tmp_path / folder, seed)
+        out = []
+        for i in range(20):
+            s.on_trial_add(None, _Trial(f"x{i}-{folder}"))  # other ids: only the order counts
+            out.append(s.bracket_of(f"x{i}-{folder}"))
+        return out
+
+    assert placements(5, "a") == placements(5, "b")
+    assert placements(5, "a2") != placements(6, "c")
+    # Ray's weights e^(rungs - most rungs): bracket 0 (three rungs) gets most of the trials
+    spread = placements(7, "d") + placements(8, "e")
+    assert spread.count(0) > spread.count(1) > 0 and spread.count(2) < spread.count(0)

@@ -150,3 +150,41 @@ def test_every_strategy_spends_the_same_budget(ray_local: None, table: CurveTabl
             assert 3 * EPOCHS <= spent <= 3 * EPOCHS + 1
             assert len(trials) > 3
         assert all("reported_at" in h for t in trials for h in t.history)
+
+
+@pytest.mark.slow
+def test_gp_with_hyperband_then_a_warm_start_through_the_real_search(ray_local: None,
+                                                                     tmp_path: Path) -> None:
+    """GPSampler and asynchronous Hyperband replayed through Tune; then a second search warm
+    started from the first: told its trials, it runs the first one's best configuration first."""
+    import optuna
+
+    from raysearch.search.study import open_study
+    from raysearch.search.warm import WARM_ATTR
+
+    space = {**SPACE, "parameters": {k: v for k, v in SPACE["parameters"].items()
+                                     if k != "model.depth"}}
+    rows = [({"optim.lr_g": lr, "model.skip": skip}, GOOD if lr < 5e-4 else BAD)
+            for lr in (1.2e-4, 3e-4, 1e-3, 2.5e-3, 5e-3, 9e-3) for skip in (True, False)]
+    table = CurveTable.from_experiments([write_experiment(tmp_path / "rec", rows, space=space)])
+    first = sim_spec(tmp_path, "gp-hb", sampler="gp", scheduler="hyperband", num_samples=12,
+                     seed=1, startup_trials=3, max_concurrent=2)
+    trials = read_trials(simulate_search(table, first, seconds_per_epoch=0.01, say=lambda _m: None))
+    assert len(trials) == 12
+    placed = json.loads((first.experiment / "asha.json").read_text())["bracket_of"]
+    by_id = {t.trial_id: t for t in trials}
+    assert len(set(placed.values())) >= 2 and set(placed) == set(by_id)
+    # the last bracket's only rung is the last epoch: its trials are never stopped early
+    assert all(by_id[i].epochs == EPOCHS for i, b in placed.items() if b == 2)
+    assert any(t.stopped_early for t in trials)
+
+    study = open_study(first.study_url, "gp-hb")
+    best = study.best_trial.params
+    second = sim_spec(tmp_path, "warm", sampler="tpe", scheduler="none", num_samples=2, seed=0,
+                      max_concurrent=1, warm_start=("gp-hb",))
+    again = read_trials(simulate_search(table, second, seconds_per_epoch=0.0, say=lambda _m: None))
+    assert again[0].params == best
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    told = [t for t in open_study(second.study_url, "warm").trials if WARM_ATTR in t.user_attrs
+            and t.user_attrs[WARM_ATTR].startswith("gp-hb#")]
+    assert len(told) == len(study.get_trials(states=states)) and len(told) >= 10

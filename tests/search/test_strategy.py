@@ -15,7 +15,16 @@ from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau
 from raysearch.search.experiment import open_experiment
 from raysearch.search.records import TrialRecord
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
-from raysearch.search.strategy import Strategy, check_strategy
+from raysearch.search.space import parse_space
+from raysearch.search.strategy import (
+    SAMPLERS,
+    Strategy,
+    check_sampler_space,
+    check_strategy,
+    describe_settings,
+    hyperband_brackets,
+    make_sampler,
+)
 from raysearch.search.study import open_study
 
 SPACE = """
@@ -34,11 +43,12 @@ parameters:
 def test_strategy_parse_and_errors(tmp_path: Path) -> None:
     assert Strategy.parse("random+none") == Strategy("random", "none")
     assert Strategy.parse("tpe").label == "tpe+asha"
-    with pytest.raises(UserError, match="--sampler must be one of random, tpe"):
+    assert Strategy.parse("tpe-group+hyperband") == Strategy("tpe-group", "hyperband")
+    with pytest.raises(UserError, match="--sampler must be one of gp, random, tpe, tpe-group"):
         Strategy.parse("grid+asha")
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
-    for bad, message in ((dict(scheduler="fifo"), "--scheduler must be one of asha, none"),
+    for bad, message in ((dict(scheduler="fifo"), "--scheduler must be one of asha, hyperband, none"),
                          (dict(epoch_budget=-1), "--epoch-budget must be >= 0"),
                          (dict(startup_trials=-2), "--startup-trials must be >= 0")):
         with pytest.raises(UserError, match=message):
@@ -50,7 +60,7 @@ def test_cli_refuses_unknown_sampler(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         main(["submit", "--sampler", "grid"])
     assert exc.value.code == 2
-    assert "'grid' is not one of 'random', 'tpe'" in capsys.readouterr().err
+    assert "'grid' is not one of 'gp', 'random', 'tpe', 'tpe-group'" in capsys.readouterr().err
 
 
 def test_anytime_curve_counts_epochs_in_the_order_reported() -> None:
@@ -128,10 +138,57 @@ def test_negative_time_budget_is_refused(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_samplers_and_schedulers_are_registries_that_name_themselves() -> None:
-    from raysearch.search.strategy import SAMPLERS, SCHEDULERS, strategy_label
+    from raysearch.search.strategy import SCHEDULERS, strategy_label
 
     assert {"tpe", "random"} <= set(SAMPLERS) and {"asha", "none"} <= set(SCHEDULERS)
     assert strategy_label("random", "none") == "random search + no early stopping"
     assert strategy_label("tpe", "asha") == "TPE + ASHA"
-    with pytest.raises(UserError, match="--sampler must be one of random, tpe, got 'cmaes'"):
+    assert strategy_label("tpe-group", "hyperband") == \
+        "TPE (multivariate, grouped) + asynchronous Hyperband"
+    assert strategy_label("gp", "none") == "Gaussian process (GPSampler) + no early stopping"
+    with pytest.raises(UserError, match="--sampler must be one of gp, random, tpe, .*got 'cmaes'"):
         check_strategy("cmaes", "asha")
+    # the settings that decide a strategy, as the search's first line says them
+    assert describe_settings("tpe-no-liar", "hyperband", 4, 4, 1, 2) == (
+        "TPE (no constant liar), 4 random start-up trials + asynchronous Hyperband (3 brackets, "
+        "first judged after 1, 2, 4 epochs; reduction factor 2)")
+    assert describe_settings("random", "asha", 4, 6, 2, 3) == (
+        "random search + ASHA (1 bracket, first judged after 2 epochs; reduction factor 3)")
+    assert [hyperband_brackets(*a) for a in ((4, 1, 2), (8, 1, 2), (1, 1, 2), (9, 1, 3), (8, 3, 2))
+            ] == [3, 4, 1, 3, 2]
+
+
+UNCONDITIONAL = parse_space({"parameters": {
+    "optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    "model.depth": {"type": "int", "low": 2, "high": 4},
+    "model.skip": {"type": "categorical", "choices": [True, False]}}}, where="test")
+
+
+@pytest.mark.parametrize("name", SAMPLERS.names())
+def test_every_sampler_proposes_in_a_real_study_with_its_settings(name: str) -> None:
+    """Each registered sampler, built as a search builds it, proposes the space's parameters in
+    an Optuna study past its start-up trials; TPE's entries pass their settings to Optuna."""
+    sampler = make_sampler(name, seed=3, startup_trials=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    define = UNCONDITIONAL.define_by_run()
+
+    def objective(trial: optuna.Trial) -> float:
+        define(trial)
+        return -abs(np.log10(trial.params["optim.lr_g"]) + 3) + 0.1 * trial.params["model.depth"]
+
+    study.optimize(objective, n_trials=3)  # 2 at random, 1 modelled
+    assert len(study.trials) == 3
+    assert all(set(t.params) == {p.name for p in UNCONDITIONAL.params} for t in study.trials)
+    for key, value in SAMPLERS.get(name).settings.items():
+        assert getattr(sampler, f"_{key}") == value, key
+
+
+def test_gp_refuses_a_missing_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """(A conditional space is a case of tests/reliability/cases.py.)"""
+    import importlib.util
+
+    find = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda n, *a: None if n == "scipy" else find(n, *a))
+    with pytest.raises(UserError, match=r"--sampler gp needs scipy .*pip install scipy"):
+        check_sampler_space("gp", UNCONDITIONAL)

@@ -1,0 +1,196 @@
+"""Issue 20, item 5: raysearch's driver against what a user would write instead, side by side.
+
+The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep, the simulator's
+``replay_trial``) go through
+
+- (tune) a hand-assembled Ray Tune search: ``tune.Tuner`` over that function trainable with
+  ``OptunaSearch(define-by-run space, sampler=TPESampler(seed, n_startup_trials=10))`` (an
+  in-memory study) and ``ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2)``, 2 trials
+  at a time, Tune's defaults otherwise (Ray 2.60 starts a new actor for every trial then);
+- (tune-reuse) the same with ``TuneConfig(reuse_actors=True)``, which raysearch sets for its
+  single-worker trials: the hand-assembled search at its best;
+- (raysearch) raysearch's real driver through ``raysearch simulate``'s replay: the same sampler
+  and ASHA settings, plus everything raysearch adds: trials.json records, the SQLite Optuna study
+  with honest states, PersistentASHA's asha.json, the epoch budget, signed Tune snapshots every
+  1 s (TUNE_GLOBAL_CHECKPOINT_S=1), progress lines.
+
+Each (driver, size) runs in a fresh Python process with its own local Ray, so that its peak
+memory (``ru_maxrss``) is its own; the clock starts after Ray is up. Reported per run: wall time
+of the search, seconds per trial (no-op trials: the per-trial overhead), trials per second (the
+no-op throughput Ray's own many-trial scheduling benchmark measures), driver CPU seconds per trial
+(``time.process_time`` of the driver process: Tune's loop, the searcher, the callbacks) and peak
+driver memory. Targets (issue 20): raysearch's per-trial overhead at most 1.1x the hand-assembled
+one, and its driver CPU per trial flat from 100 to 1,000 trials.
+
+Run (on a quiet 2-core machine; about 1.5 h with the default sizes 100, 300, 1000, three drivers;
+not measured yet):
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_overhead_vs_tune.py --out bench/results
+--quick: sizes 10 and 20 (a few minutes): a smoke test of the script. Writes
+overhead_vs_tune.json in --out and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+EPOCHS, GRACE, RF, STARTUP, CONCURRENT = 4, 1, 2, 10, 2
+DRIVERS = ("tune", "tune-reuse", "raysearch")
+SPACE = {"description": "no-op trials", "metric": "val_psnr", "fixed": {},
+         "parameters": {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+                        "model.depth": {"type": "int", "low": 2, "high": 4}}}
+
+
+def curves_experiment(folder: Path) -> Path:
+    """A recorded-looking experiment: 24 complete 4-epoch curves, better at low learning rates."""
+    from raysearch.config import Config
+    from raysearch.search.store import SPEC_FILE
+
+    folder.mkdir(parents=True)
+    base = Config().to_dict()
+    base["train"]["epochs"] = EPOCHS
+    (folder / SPEC_FILE).write_text(json.dumps({"spec": {}, "metric": "val_psnr", "mode": "max",
+                                                "space": SPACE, "base_config": base}))
+    trials = []
+    for i in range(24):
+        lr, depth = 1e-4 * 100 ** (i / 23), 2 + i % 3
+        top = 26.0 - 2.0 * abs(i / 23 - 0.3) + 0.1 * depth
+        hist = [{"epoch": e, "val_psnr": top - 4.0 / e, "val_ssim": 0.8, "epoch_time_s": 1.0}
+                for e in range(1, EPOCHS + 1)]
+        trials.append({"trial_id": f"t{i}", "number": i, "state": "TERMINATED", "epochs": EPOCHS,
+                       "params": {"optim.lr_g": lr, "model.depth": depth}, "history": hist})
+    (folder / "trials.json").write_text(json.dumps(trials))
+    return folder
+
+
+def hand_assembled(table: Any, trials: int, seed: int, storage: Path, reuse: bool = False) -> None:
+    """What a Tune user writes: Tuner + OptunaSearch + ASHAScheduler over a function trainable."""
+    import optuna
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from raysearch.search.simulate import replay_trial
+
+    searcher = OptunaSearch(space=table.space.define_by_run(), metric="val_psnr", mode="max",
+                            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP))
+    scheduler = ASHAScheduler(metric="val_psnr", mode="max", max_t=EPOCHS, grace_period=GRACE,
+                              reduction_factor=RF)
+    fn = tune.with_resources(tune.with_parameters(replay_trial, table=table, seconds_per_epoch=0.0),
+                             {"cpu": 1})
+    tune.Tuner(fn, tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                               num_samples=trials,
+                                               max_concurrent_trials=CONCURRENT,
+                                               reuse_actors=reuse),
+               run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0)).fit()
+
+
+def through_raysearch(table: Any, trials: int, seed: int, results: Path) -> None:
+    from raysearch.search.runner import SearchSpec
+    from raysearch.search.simulate import simulate_search
+
+    spec = SearchSpec(name="raysearch", results=str(results), max_epochs=EPOCHS,
+                      num_samples=trials, seed=seed, max_concurrent=CONCURRENT,
+                      startup_trials=STARTUP, grace_period=GRACE, reduction_factor=RF)
+    simulate_search(table, spec, seconds_per_epoch=0.0, say=lambda _m: None)
+
+
+def _mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def one(driver: str, trials: int, seed: int) -> dict[str, Any]:
+    """One search in this process (its own Ray): the measurements."""
+    import optuna
+
+    from raysearch.search.runner import start_ray
+    from raysearch.search.simulate import CurveTable
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix=f"overhead-{driver}-"))
+    table = CurveTable.from_experiments([curves_experiment(work / "curves")])
+    start_ray(num_cpus=2)
+    rss_before, cpu0, t0 = _mib(), time.process_time(), time.perf_counter()
+    if driver == "raysearch":
+        through_raysearch(table, trials, seed, work / "run")
+    else:
+        hand_assembled(table, trials, seed, work / "run", reuse=driver == "tune-reuse")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"driver": driver, "trials": trials, "wall_s": wall, "s_per_trial": wall / trials,
+            "trials_per_s": trials / wall, "driver_cpu_s": cpu, "driver_cpu_s_per_trial": cpu / trials,
+            "rss_after_ray_mib": rss_before, "peak_rss_mib": _mib(),
+            "load_end": os.getloadavg()[0], "workdir": str(work)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="100,300,1000", help="trials per search, comma-separated")
+    ap.add_argument("--drivers", default=",".join(DRIVERS))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="sizes 10,20: checks the script")
+    ap.add_argument("--out", type=Path, default=None, help="default: bench/results (a temp "
+                                                          "folder with --quick)")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # driver:trials, in a child
+    args = ap.parse_args()
+    if args.one:
+        driver, trials = args.one.split(":")
+        print("RESULT " + json.dumps(one(driver, int(trials), args.seed)), flush=True)
+        return
+    sizes = [10, 20] if args.quick else [int(s) for s in args.sizes.split(",")]
+    drivers = args.drivers.split(",")
+    if not set(drivers) <= set(DRIVERS):
+        raise SystemExit(f"--drivers: some of {', '.join(DRIVERS)}, got {args.drivers!r}")
+    out = args.out or (Path(tempfile.mkdtemp(prefix="overhead-")) if args.quick
+                       else REPO / "bench" / "results")
+    rows = []
+    for n in sizes:
+        for d in drivers:  # side by side: the two drivers alternate at every size
+            child = subprocess.run([sys.executable, __file__, "--one", f"{d}:{n}", "--seed",
+                                    str(args.seed)], capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+            found = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
+            if child.returncode or not found:
+                raise SystemExit(f"{d} at {n} trials failed (exit {child.returncode}):\n"
+                                 f"{child.stderr[-3000:]}")
+            rows.append(json.loads(found[-1][len("RESULT "):]))
+            r = rows[-1]
+            print(f"[{time.strftime('%H:%M:%S')}] {d} {n} trials: {r['s_per_trial']:.3f} s/trial, "
+                  f"driver CPU {r['driver_cpu_s_per_trial']:.3f} s/trial, peak "
+                  f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core CPU",
+              "epochs_per_trial": EPOCHS, "concurrent": CONCURRENT, "quick": args.quick,
+              "rows": rows}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "overhead_vs_tune.json").write_text(json.dumps(result, indent=1))
+    print(markdown(rows))
+    print(f"\nwrote {out / 'overhead_vs_tune.json'}")
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    by = {(r["driver"], r["trials"]): r for r in rows}
+    lines = ["| trials | driver | s per trial (wall) | trials per s | driver CPU s per trial | "
+             "peak driver memory MiB | raysearch / the faster hand-assembled, s per trial |",
+             "|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        others = [by[k]["s_per_trial"] for k in (("tune", r["trials"]), ("tune-reuse", r["trials"]))
+                  if k in by]
+        ratio = (f"{r['s_per_trial'] / min(others):.2f}"
+                 if r["driver"] == "raysearch" and others else "")
+        lines.append(f"| {r['trials']} | {r['driver']} | {r['s_per_trial']:.3f} | "
+                     f"{r['trials_per_s']:.2f} | {r['driver_cpu_s_per_trial']:.3f} | "
+                     f"{r['peak_rss_mib']:.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
