@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raysearch.build import check_names
 from raysearch.config import Config
@@ -42,7 +42,9 @@ from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import SPEC_FILE, is_uri
 from raysearch.search.strategy import check_sampler_space, check_strategy, describe_settings
 from raysearch.search.trackers import check_trackers
-from raysearch.search.warm import WarmStart, load_warm_start, say_warm_start
+
+if TYPE_CHECKING:
+    from raysearch.search.warm import WarmStart
 
 __all__ = ["DEFAULT_RESULTS", "DEFAULT_SPACE", "PACKAGE_DIR", "TUNE_DIR", "Prepared", "SearchSpec",
            "check_search", "prepare_search", "run_search", "spec_fields", "start_ray"]
@@ -245,7 +247,12 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
     space, base, objectives = check_search(spec, check, say, local=_check_masks)
-    warm = load_warm_start(spec.warm_start, Path(spec.results).resolve(), space, base, objectives)
+    warm = None
+    if spec.warm_start:
+        from raysearch.search.warm import load_warm_start  # Optuna: only when asked for
+
+        warm = load_warm_start(spec.warm_start, Path(spec.results).resolve(), space, base,
+                               objectives)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     # the lock before the existence check: of two drivers started at once, one gets the folder
@@ -256,7 +263,10 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
             raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                             f"use 'raysearch resume {spec.name}', or another --name")
         first = objectives[0]
-        say_warm_start(warm, say)
+        if warm is not None:
+            from raysearch.search.warm import say_warm_start
+
+            say_warm_start(warm, say)
         return Prepared(spec, space, base, first.metric, first.mode, load_data(base, say),
                         objectives, lock, warm)
     except BaseException:
