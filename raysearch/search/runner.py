@@ -39,7 +39,7 @@ from raysearch.search.spec import (
     spec_fields,
 )
 from raysearch.search.storage import check_shared_storage
-from raysearch.search.store import SPEC_FILE, is_uri
+from raysearch.search.store import SPEC_FILE, earlier_experiment, is_uri
 from raysearch.search.strategy import check_sampler_space, check_strategy, describe_settings
 from raysearch.search.trackers import check_trackers
 
@@ -246,6 +246,8 @@ def load_data(base: Config, say: Callable[[str], None]) -> FaceData | None:
 def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
+    for name in spec.warm_start:  # a mistyped name before the registries load
+        earlier_experiment(name, Path(spec.results).resolve())
     space, base, objectives = check_search(spec, check, say, local=_check_masks)
     warm = None
     if spec.warm_start:

@@ -124,3 +124,14 @@ class RecordStore:
         fs.copy_files(path, str(out), source_filesystem=remote_fs,
                       destination_filesystem=fs.LocalFileSystem())
         return True
+
+
+def earlier_experiment(name: str, results: Path, option: str = "--warm-start") -> Path:
+    """The folder of an earlier experiment named on the command line, or a UserError naming it."""
+    from raysearch.errors import UserError
+
+    folder = Path(results) / name
+    if "/" in name or not (folder / SPEC_FILE).exists():
+        raise UserError(f"{option} {name}: no experiment {name!r} in {results} (give the name of "
+                        "an earlier search in --results)")
+    return folder

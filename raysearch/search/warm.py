@@ -44,7 +44,7 @@ from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.search.objectives import Objective
 from raysearch.search.space import Param, SearchSpace, flatten_config, parse_space
-from raysearch.search.store import SPEC_FILE
+from raysearch.search.store import SPEC_FILE, earlier_experiment
 from raysearch.search.studies import JOURNAL, open_study
 
 WARM_ATTR = "raysearch_warm_start"  # user attribute: "NAME#number" of the trial it came from
@@ -116,11 +116,8 @@ class _Earlier:
 
 
 def _open(name: str, results: Path) -> _Earlier:
-    folder = results / name
+    folder = earlier_experiment(name, results)
     at = f"--warm-start {name}"
-    if "/" in name or not (folder / SPEC_FILE).exists():
-        raise UserError(f"{at}: no experiment {name!r} in {results} (give the name of an earlier "
-                        "search in --results)")
     try:
         saved = json.loads((folder / SPEC_FILE).read_text())
         space = parse_space(saved["space"], where=f"{name}/{SPEC_FILE}")
