@@ -235,6 +235,15 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
                    say: Callable[[str], None] = print) -> Prepared:
     """Validate the spec and space, check the results folder and decode the data: no Ray yet."""
     space, base, objectives = check_search(spec, check, say)
+    lock, data = claim_experiment(spec, base, say)
+    first = objectives[0]
+    return Prepared(spec, space, base, first.metric, first.mode, data, objectives, lock)
+
+
+def claim_experiment(spec: SearchSpec, base: Config, say: Callable[[str], None]
+                     ) -> tuple[ExperimentLock, FaceData | None]:
+    """Check the data, masks and results folder, take the new experiment's lock and decode the
+    data (the lock is let go again if anything fails)."""
     check_data_path(base.data.path)
     _check_masks(base)
     _check_writable(spec.experiment)
@@ -245,9 +254,7 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
         if (spec.experiment / SPEC_FILE).exists():
             raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                             f"use 'raysearch resume {spec.name}', or another --name")
-        first = objectives[0]
-        return Prepared(spec, space, base, first.metric, first.mode, load_data(base, say),
-                        objectives, lock)
+        return lock, load_data(base, say)
     except BaseException:
         lock.release()
         raise
@@ -445,8 +452,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     return tuner
 
 
-def write_spec(p: Prepared) -> None:
-    p.spec.store().write_json(SPEC_FILE, {
+def write_spec(p: Prepared, extra: dict[str, Any] | None = None) -> None:
+    """``raysearch.json``; ``extra`` adds keys of its own (``refine``: how a refinement was set up)."""
+    p.spec.store().write_json(SPEC_FILE, {**(extra or {}),
         "spec": asdict(p.spec), "metric": p.metric, "mode": p.mode,
         "objectives": [o.to_json() for o in p.objectives], "study_url": p.spec.study_url,
         "experiment_uri": p.spec.experiment_uri, "tune_experiment": p.spec.tune_experiment,
