@@ -285,7 +285,8 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
 @click.option("--name", default=None, help="Experiment name (default: NAME-refine).")
 @click.option("--results", default=SPEC.results, help=RESULTS_HELP)
 @click.option("--seed", type=int, default=SPEC.seed, show_default=True,
-              help="Seed of the members' start values and of PBT's choices.")
+              help="Added to the winner's train.seed (the members' weights and batches); also "
+                   "seeds the members' start values and PBT's choices.")
 @_trial_resources
 @_max_failures
 @click.option("--keep-checkpoints", type=int, default=4, show_default=True,

@@ -53,7 +53,7 @@ class RefineSpec:
     space_path: str | None = None  # which parameters to mutate, with their bounds
     pb2: bool = False  # PB2 (a Gaussian-process bandit) chooses the new values instead
     synch: bool = True  # every member waits at each perturbation point
-    seed: int = 0  # the initial spread of the population and PBT's choices
+    seed: int = 0  # added to the winner's train.seed; also seeds the start values and PBT's choices
     quantile_fraction: float = 0.25
     resample_probability: float = 0.25
     workers_per_trial: int = 1
@@ -181,7 +181,7 @@ def initial_members(params: list[Param], start: dict[str, Any], population: int,
     return members
 
 
-def _winner_config(exp: Experiment, winner: TrialRecord, epochs: int | None) -> Config:
+def winner_config(exp: Experiment, winner: TrialRecord, epochs: int | None) -> Config:
     """The winner's configuration, trained for ``epochs`` with a checkpoint after every epoch
     (PBT clones members' latest checkpoints)."""
     base = exp.spec.get("base_config")
@@ -199,7 +199,8 @@ def prepare_refine(rs: RefineSpec, check: Callable[[Config], None] | None = None
     _check_options(rs)
     exp = open_experiment(rs.source, rs.results)
     winner = winner_of(exp)
-    cfg = _winner_config(exp, winner, rs.epochs)
+    cfg = winner_config(exp, winner, rs.epochs)
+    cfg.train.seed += rs.seed  # seed 0: the winner's own weights and batches at the start
     _check_epochs(rs, cfg.train.epochs)
     params = mutated_params(exp, winner, rs.space_path, say)
     start = {p.name: winner.params.get(p.name, _value(cfg, p.name)) for p in params}
@@ -367,4 +368,4 @@ def run_refine(rp: RefinePrepared, address: str | None = None,
 
 __all__ = ["ClipToBounds", "RefinePrepared", "RefineSpec", "build_refine_tuner", "initial_members",
            "make_scheduler", "mutable_reason", "mutated_params",
-           "prepare_refine", "run_refine", "winner_of"]
+           "prepare_refine", "run_refine", "winner_config", "winner_of"]
