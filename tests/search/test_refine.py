@@ -193,9 +193,28 @@ def test_members_start_at_the_winner_and_around_it() -> None:
     assert len({m["optim.lr_g"] for m in members}) == 4
 
 
-def test_explore_is_kept_inside_the_bounds() -> None:
-    from raysearch.search.refine import ClipToBounds
+@pytest.mark.parametrize("scheduler", ["pbt", "pb2"])
+def test_the_scheduler_is_ray_tunes_over_the_mutated_bounds(scheduler: str) -> None:
+    from ray.tune.schedulers import PopulationBasedTraining
+    from ray.tune.schedulers.pb2 import PB2
 
-    clip = ClipToBounds({"optim.lr_g": (1e-4, 1e-3, False), "optim.critic_steps": (1.0, 5.0, True)})
-    assert clip({"optim.lr_g": 1.2e-3, "optim.critic_steps": 6.2}) == \
-        {"optim.lr_g": 1e-3, "optim.critic_steps": 5}
+    from raysearch.search.refine import RefinePrepared, make_scheduler
+    from raysearch.search.runner import Prepared
+    from raysearch.search.space import Param, SearchSpace
+
+    params = [Param("optim.lr_g", "float", 1e-4, 1e-3, log=True), Param("loss.l1_hole", "float", 1.0, 9.0)]
+    prepared = Prepared(SearchSpec(name="x"), SearchSpace("x", params=params), Config(), "val_psnr",
+                        "max", None)
+    chosen = make_scheduler(RefinePrepared(prepared, {
+        "scheduler": scheduler, "perturbation_interval": 2, "quantile_fraction": 0.25,
+        "synch": False, "resample_probability": 0.25}, params))
+    assert isinstance(chosen, PB2 if scheduler == "pb2" else PopulationBasedTraining)
+    assert (chosen._perturbation_interval, chosen._synch, chosen._metric) == (2, False, "val_psnr")
+    if scheduler == "pb2":
+        assert chosen._hyperparam_bounds == {"optim.lr_g": [1e-4, 1e-3], "loss.l1_hole": [1.0, 9.0]}
+    else:
+        mutations = chosen._hyperparam_mutations
+        assert (mutations["optim.lr_g"].lower, mutations["optim.lr_g"].upper) == (1e-4, 1e-3)
+    # explore's x0.8 / x1.2 is put back inside the bounds
+    assert chosen._custom_explore_fn({"optim.lr_g": 2e-3, "loss.l1_hole": 0.5}) == \
+        {"optim.lr_g": 1e-3, "loss.l1_hole": 1.0}
