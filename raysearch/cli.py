@@ -101,7 +101,6 @@ _max_failures = click.option(
     help="Retries of a trial whose process or node died, each from its last checkpoint "
          "(a NaN loss is never retried).")
 _storage = click.option("--storage", default=None, help=STORAGE_HELP)
-_address = click.option("--address", default=None, help=ADDRESS_HELP)
 
 
 def _metric_help() -> str:
@@ -163,7 +162,7 @@ def _metric_help() -> str:
                    "pip install 'raysearch[mlflow]'; see the README, \"Experiment trackers\".")
 @click.option("--mlflow-uri", default=SPEC.mlflow_uri, metavar="URI",
               help="--logger mlflow's tracking URI (default: sqlite:///<experiment>/mlflow.db).")
-@_address
+@click.option("--address", default=None, help=ADDRESS_HELP)
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), default=None,
               help="Take the options from a search.json or an experiment's raysearch.json; "
                    "options given here override them.")
@@ -292,7 +291,9 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
 @click.option("--keep-checkpoints", type=int, default=4, show_default=True,
               help="Checkpoints kept per member (PBT clones the latest ones: keep at least 3).")
 @_storage
-@_address
+@click.option("--address", default=None,
+              help="Ray cluster to attach the driver to: auto, HOST:PORT or ray://HEAD:10001 "
+                   "(default: a local Ray on 127.0.0.1).")
 def refine(source: str, address: str | None, **options: Any) -> None:
     """Refine the best trial of search NAME with Population Based Training.
 

@@ -94,6 +94,8 @@ CASES = [
     Case("refine interval past the epochs", ["refine", "done", "--results", "{f}/records",
                                              "--epochs", "3", "--perturb-interval", "3"],
          ("--perturb-interval must be from 1 to 2", "got 3")),
+    Case("refine through the Jobs API", ["refine", "done", "--results", "{f}/records", "--address",
+                                         "http://127.0.0.1:8265"], ("refine runs its driver here",)),
     Case("checkpoint random bytes", ["inpaint", "{f}/random", "{f}/face.png", "{f}/mask.png",
                                      "--out", "{f}/o.png"], ("not a readable checkpoint",)),
     Case("checkpoint truncated", ["inpaint", "{f}/truncated", "{f}/face.png", "{f}/mask.png",
