@@ -42,13 +42,18 @@ def source(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "results"
 
 
-def _ready_to_kill(trials_json: Path) -> bool:
-    """Both members have trained an epoch and neither has finished: then let Tune snapshot."""
+def _mid_way(trials_json: Path) -> bool:
     trials = read_json(trials_json) or []
-    if len(trials) < POPULATION or not all(1 <= t["epochs"] < EPOCHS for t in trials):
+    return len(trials) == POPULATION and all(1 <= t["epochs"] < EPOCHS for t in trials)
+
+
+def _ready_to_kill(trials_json: Path) -> bool:
+    """Both members have trained an epoch and neither has finished, also after Tune's next
+    snapshot (which then holds their checkpoints)."""
+    if not _mid_way(trials_json):
         return False
     time.sleep(SNAPSHOT_S + 0.3)
-    return True
+    return _mid_way(trials_json)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +94,9 @@ def test_a_killed_driver_resumes_without_losing_the_population(refined: dict[str
         assert [s["epoch"] for s in t.schedule] == list(range(1, EPOCHS + 1))
     # the members that were mid-way went on from a checkpoint, not from scratch
     killed_at = {t["trial_id"]: t["epochs"] for t in at_kill}
-    for t in exp.trials:
+    mid_way = [t for t in exp.trials if killed_at[t.trial_id] < EPOCHS]
+    assert mid_way, f"every member had finished when the driver was killed: {killed_at}"
+    for t in mid_way:
         after = [h["resumed_from_epoch"] for h in t.history][killed_at[t.trial_id]:]
         assert after and min(after) >= 1, t.history
     # the experiment says what it refined, and PBT acted
