@@ -75,6 +75,34 @@ class _LazyHelp(click.Option):
         return super().get_help_record(ctx)
 
 
+def _options(*options: Any) -> Any:
+    """Several click options as one decorator, shared by the commands that take them."""
+    def apply(fn: Any) -> Any:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return apply
+
+
+# options of every command that runs trials on Ray (submit, refine)
+_trial_resources = _options(
+    click.option("--workers-per-trial", type=int, default=SPEC.workers_per_trial, show_default=True,
+                 help="Ray Train workers per trial (>1: data-parallel TorchTrainer)."),
+    click.option("--cpus-per-worker", type=float, default=SPEC.cpus_per_worker, show_default=True,
+                 help="CPUs Ray reserves for each worker (and torch threads when not set)."),
+    click.option("--gpus-per-worker", type=float, default=SPEC.gpus_per_worker, show_default=True,
+                 help="GPUs Ray reserves for each worker; fractions share a GPU between trials."),
+    click.option("--max-concurrent", type=int, default=SPEC.max_concurrent,
+                 help="Trials at once (default: as many as the CPUs allow)."),
+)
+_max_failures = click.option(
+    "--max-failures", type=int, default=SPEC.max_failures, show_default=True,
+    help="Retries of a trial whose process or node died, each from its last checkpoint "
+         "(a NaN loss is never retried).")
+_storage = click.option("--storage", default=None, help=STORAGE_HELP)
+
+
 def _metric_help() -> str:
     from raysearch.search.space import metric_modes
 
@@ -94,14 +122,7 @@ def _metric_help() -> str:
 @click.option("--metric", default=SPEC.metric, cls=_LazyHelp, help_fn=_metric_help)
 @click.option("--results", default=SPEC.results, help=RESULTS_HELP)
 @click.option("--seed", type=int, default=SPEC.seed, show_default=True, help="Seed of the sampler.")
-@click.option("--workers-per-trial", type=int, default=SPEC.workers_per_trial, show_default=True,
-              help="Ray Train workers per trial (>1: data-parallel TorchTrainer).")
-@click.option("--cpus-per-worker", type=float, default=SPEC.cpus_per_worker, show_default=True,
-              help="CPUs Ray reserves for each worker (and torch threads when not set).")
-@click.option("--gpus-per-worker", type=float, default=SPEC.gpus_per_worker, show_default=True,
-              help="GPUs Ray reserves for each worker; fractions share a GPU between trials.")
-@click.option("--max-concurrent", type=int, default=SPEC.max_concurrent,
-              help="Trials at once (default: as many as the CPUs allow).")
+@_trial_resources
 @click.option("--reduction-factor", type=int, default=SPEC.reduction_factor, show_default=True,
               help="ASHA's reduction factor.")
 @click.option("--sampler", type=click.Choice(SAMPLERS.names()), default=SPEC.sampler,
@@ -128,12 +149,10 @@ def _metric_help() -> str:
 @click.option("--objectives", default=None, metavar="M:MODE,...",
               help="Several objectives for Optuna's multi-objective TPE, e.g. "
                    "val_psnr:max,val_ssim:max,generator_params:min. ASHA ranks by the first.")
-@click.option("--max-failures", type=int, default=SPEC.max_failures, show_default=True,
-              help="Retries of a trial whose process or node died, each from its last checkpoint "
-                   "(a NaN loss is never retried).")
+@_max_failures
 @click.option("--keep-checkpoints", type=int, default=SPEC.keep_checkpoints, show_default=True,
               help="Checkpoints kept per trial: the best N by the metric, plus the latest.")
-@click.option("--storage", default=None, help=STORAGE_HELP)
+@_storage
 @click.option("--optuna-storage", default=None, metavar="URL",
               help="Optuna storage: an RDB URL (postgresql://...) or journal:FILE (a journal file, "
                    "for NFS without a database); default: SQLite in the experiment.")
@@ -217,7 +236,7 @@ def _print_best(name: str, best: TrialRecord | None) -> None:
     click.echo(f"\nbest trial {best.number} (epoch {best.best_epoch}): "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f}  "
                f"val_ssim {b.get('val_ssim', float('nan')):.4f}")
-    for k, v in sorted(best.params.items()):
+    for k, v in sorted(best.params_at(best.best_epoch).items()):
         click.echo(f"  {k} = {v}")
     click.echo(f"checkpoint: {best.best_checkpoint}")
     click.echo(f"pull it with: raysearch best {name} --out best-{name}")
@@ -249,6 +268,63 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
                             trust_unsigned=trust_unsigned)
     if not outcome.already_finished:
         _print_best(name, outcome.best)
+
+
+@cli.command()
+@click.argument("source", metavar="NAME")
+@click.option("--population", type=int, default=4, show_default=True,
+              help="Members trained at once from the winner's configuration (at least 2).")
+@click.option("--epochs", type=int, default=None,
+              help="Epochs each member trains (default: the winner's train.epochs).")
+@click.option("--perturb-interval", type=int, default=1, show_default=True,
+              help="Epochs between PBT's decisions: the weakest members take a strong member's "
+                   "checkpoint and perturbed values.")
+@click.option("--space", "space_path", type=click.Path(path_type=Path), default=None,
+              help="A space file whose parameters are the keys to mutate, with their bounds "
+                   "(float or int keys of optim.* and loss.*; default: those the search searched).")
+@click.option("--pb2", is_flag=True,
+              help="PB2 instead of PBT: a Gaussian-process bandit picks the new values.")
+@click.option("--synch/--async", "synch", default=True, show_default=True,
+              help="synch: every member waits at each perturbation point; async: Ray's default, "
+                   "each member is judged when it gets there.")
+@click.option("--name", default=None, help="Experiment name (default: NAME-refine).")
+@click.option("--results", default=SPEC.results, help=RESULTS_HELP)
+@click.option("--seed", type=int, default=SPEC.seed, show_default=True,
+              help="Added to the winner's train.seed (the members' weights and batches); also "
+                   "seeds the members' start values and PBT's choices.")
+@_trial_resources
+@_max_failures
+@click.option("--keep-checkpoints", type=int, default=4, show_default=True,
+              help="Checkpoints kept per member (PBT clones the latest ones: keep at least 3).")
+@_storage
+@click.option("--address", default=None,
+              help="Ray cluster to attach the driver to: auto, HOST:PORT or ray://HEAD:10001 "
+                   "(default: a local Ray on 127.0.0.1).")
+def refine(source: str, address: str | None, **options: Any) -> None:
+    """Refine the best trial of search NAME with Population Based Training.
+
+    \b
+    A population trains the winner's configuration (same network, data and masks) from scratch;
+    every --perturb-interval epochs Ray Tune's PBT has the weakest members take a strong member's
+    checkpoint (weights, optimisers, EMA) and a perturbed copy of its learning rates, loss
+    weights and critic steps. The result is an experiment: status, best, plot, export, resume.
+    Example: raysearch refine celeba-1 --population 4 --epochs 8 --perturb-interval 2
+             raysearch status celeba-1-refine; raysearch plot celeba-1-refine
+    """
+    from raysearch.search.refine import RefineSpec, prepare_refine, run_refine
+
+    if address:
+        from raysearch.search.jobs import is_jobs_address
+        from raysearch.search.options import check_address
+
+        check_address(address, reach=False)
+        if is_jobs_address(address):
+            raise UserError(f"--address {address}: refine runs its driver here, attached to the "
+                            "cluster; give its GCS address (auto, HOST:6379 or ray://HEAD:10001)")
+    spec = RefineSpec(source=source, **options)
+    prepared = prepare_refine(spec, check=_check_names, say=_say)
+    best = run_refine(prepared, address=address, say=_say)
+    _print_best(prepared.prepared.spec.name, best)
 
 
 @cli.command()

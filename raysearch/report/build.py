@@ -52,7 +52,7 @@ def trial_table(exp: Experiment, metrics: list[str]) -> tuple[list[str], list[li
         state = str(t.state) + (" (ASHA stop)" if t.stopped_by_asha else "")
         rows.append([str(t.number), state, str(t.epochs), _fmt(t.best_epoch),
                      *(_fmt(t.value(m)) for m in metrics),
-                     *(_fmt(t.params.get(p)) for p in params)])
+                     *(_fmt(t.params_at(t.best_epoch).get(p)) for p in params)])
     return head, rows
 
 
@@ -108,9 +108,12 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
         "there are 12 or fewer); a red ring marks the epoch where ASHA stopped a trial, and a "
         "trial that ran one epoch is a single larger dot"
         if with_history else "no trial has finished an epoch yet")
-    add("asha_rungs", "ASHA rungs", plots.asha_rungs(trials, rungs, max_t) if trials else None,
-        f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
-        f"max {max_t} epochs" if trials else "no trial has started yet")
+    if exp.refine:
+        _add_refine(exp, best_number, add)
+    else:
+        add("asha_rungs", "ASHA rungs", plots.asha_rungs(trials, rungs, max_t) if trials else None,
+            f"rungs at epochs {', '.join(map(str, rungs))} (grace period x reduction factor^k); "
+            f"max {max_t} epochs" if trials else "no trial has started yet")
     importances, note = param_importances(exp.searched, trials, primary)
     at = common_epoch(trials, primary)
     add("importance", "Hyperparameter importance",
@@ -145,7 +148,8 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
         "trials": ", ".join(f"{v} {k}" for k, v in counts.items()),
         "best trial": (f"{best.number} at epoch {best.best_epoch}: {primary.metric} "
                        f"{_fmt(best.value(primary.metric))}" if best else "none yet"),
-        "best parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in (best.params if best else {}).items())
+        "best parameters": ", ".join(f"{k}={_fmt(v)}" for k, v in
+                                     (best.params_at(best.best_epoch) if best else {}).items())
         or "-",
         "experiment": str(exp.path),
         "made": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -159,6 +163,28 @@ def make_report(exp: Experiment, out: Path, samples: bool = True,
     report.html.write_text(page)
     say(f"wrote {report.html}")
     return report
+
+
+def _add_refine(exp: Experiment, best_number: int | None,
+                add: Callable[[str, str, Figure | bytes | None, str], None]) -> None:
+    """A PBT refinement's lineage and its members' hyperparameter schedules."""
+    from raysearch.report import pbt
+    from raysearch.search.experiment import lineage
+
+    r = exp.refine or {}
+    trials = [t for t in exp.trials if t.history]
+    events = lineage(exp.trials)
+    add("lineage", "Population lineage", pbt.lineage(trials, exp.metric, best_number) if trials
+        else None,
+        f"{str(r.get('scheduler', 'pbt')).upper()} refinement of {r.get('source')} trial "
+        f"{r.get('winner')}, population {r.get('population')}, a decision every "
+        f"{r.get('perturbation_interval')} epoch(s); {len(events)} exploit(s)"
+        + (": " + "; ".join(events) if events else "") if trials else "no member has finished an epoch yet")
+    with_schedule = [t for t in exp.trials if t.schedule]
+    add("schedules", "Hyperparameter schedules",
+        pbt.schedules(with_schedule, exp.searched) if with_schedule else None,
+        "the values each member trained with at every epoch: " + ", ".join(r.get("mutated", []))
+        if with_schedule else "no member has finished an epoch yet")
 
 
 def _add_samples(best: TrialRecord | None,

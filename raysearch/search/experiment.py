@@ -76,6 +76,12 @@ class Experiment:
         params = (self.spec.get("space") or {}).get("parameters") or {}
         return {str(k): v for k, v in params.items() if isinstance(v, dict) and "type" in v}
 
+    @property
+    def refine(self) -> dict[str, Any] | None:
+        """How a ``raysearch refine`` experiment was set up (None for a search)."""
+        r = self.spec.get("refine")
+        return dict(r) if isinstance(r, dict) else None
+
     def finished(self, metric: str | None = None) -> list[TrialRecord]:
         """Trials that ended normally (all epochs, or stopped early) with a finite ``metric``."""
         metric = metric or self.metric
@@ -153,7 +159,7 @@ def status_table(exp: Experiment) -> str:
         scores = [form.format(v) if (v := t.value(m)) is not None else "-" for m, form in _SCORES]
         mark = "*" if best is not None and t.number == best.number else " "
         rows.append([f"{t.number}{mark}", _state(t), str(t.epochs), trial_nodes(t), *scores,
-                     *[format_value(t.params.get(p)) for p in params]])
+                     *[format_value(t.params_at(t.best_epoch).get(p)) for p in params]])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     right = {0, 2, 4, 5}  # numbers line up on their last digit
     lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -163,8 +169,28 @@ def status_table(exp: Experiment) -> str:
     summary = f"{exp.name}: {done}/{exp.num_samples} trials ended, metric {exp.metric} ({exp.mode})"
     if best is not None:
         summary += f"; best (*) trial {best.number}"
+    if exp.refine:
+        r = exp.refine
+        summary += (f"\n{str(r.get('scheduler', 'pbt')).upper()} refinement of {r.get('source')} "
+                    f"trial {r.get('winner')}; parameters at each trial's best epoch")
     errors = [f"  trial {t.number}: {t.error}" for t in exp.trials if t.error]
-    return "\n".join([summary, *lines, *(["errors:", *errors] if errors else [])])
+    exploits = [f"  {line}" for line in lineage(exp.trials)]
+    return "\n".join([summary, *lines, *(["exploits:", *exploits] if exploits else []),
+                      *(["errors:", *errors] if errors else [])])
+
+
+def lineage(trials: list[TrialRecord]) -> list[str]:
+    """One line per PBT exploit, in epoch order: who took whose checkpoint, and the values after."""
+    by_id = {t.trial_id: t for t in trials}
+    events = sorted(((e, t) for t in trials for e in t.exploits), key=lambda et: et[0]["epoch"])
+    lines = []
+    for e, t in events:
+        donor = by_id.get(e["from_trial_id"])
+        values = ", ".join(f"{k}={format_value(v)}" for k, v in e.get("params", {}).items())
+        lines.append(f"epoch {e['epoch']}: trial {t.number} took trial "
+                     f"{donor.number if donor else e['from_trial_id']}'s epoch {e['from_epoch']} "
+                     f"checkpoint; {values}")
+    return lines
 
 
 def pull_checkpoint(exp: Experiment, out: Path, trial_number: int | None = None,

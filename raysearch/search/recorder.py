@@ -23,7 +23,8 @@ from raysearch.search.store import RecordStore
 # what a record keeps of each result: every validation metric, every training term the loop
 # logged (train_g_*, train_d_*), and the timings
 _KEPT_METRICS = (*validation_modes(), "images_per_s", "train_time_s", "epoch_time_s",
-                 "time_total_s", "generator_params", "resumed_from_epoch")
+                 "time_total_s", "generator_params", "resumed_from_epoch", "optim_lr_g",
+                 "optim_lr_d")
 
 
 def _kept_metrics(result: dict[str, Any]) -> dict[str, Any]:
@@ -36,8 +37,9 @@ class TrialRecorder(Callback):
 
     def __init__(self, experiment: Path, metric: str, mode: str, max_epochs: int,
                  say: Callable[[str], None] | None = None, store: RecordStore | None = None,
-                 keep_checkpoints: int | None = None) -> None:
+                 keep_checkpoints: int | None = None, schedule: tuple[str, ...] = ()) -> None:
         self.path = Path(experiment) / TRIALS_FILE
+        self.schedule = tuple(schedule)  # PBT's mutated keys: recorded at every epoch
         self.store = store or RecordStore(str(experiment))
         self.metric, self.mode, self.max_epochs = metric, mode, max_epochs
         self.keep_checkpoints = keep_checkpoints
@@ -111,6 +113,8 @@ class TrialRecorder(Callback):
         # reported_at (this driver's clock) orders the epochs of concurrent trials: anytime curves
         entry = {"epoch": epoch, **kept, "reported_at": round(time.time(), 3)}
         rec.history = [h for h in rec.history if h["epoch"] < epoch] + [entry]
+        if self.schedule:  # the config the trainable ran with (PBT may have changed the trial's)
+            self._schedule(rec, epoch, dict(result.get("config") or trial.config), result)
         value = result.get(self.metric)
         if finite(value) and self._better(value, rec.best.get(self.metric)):
             rec.best, rec.best_epoch = kept, epoch
@@ -118,6 +122,25 @@ class TrialRecorder(Callback):
             self._checkpoint(rec, epoch, str(result["checkpoint_path"]))
         self._save()
         self.say(f"trial {rec.number:>3} epoch {epoch:>3}  {self.metric} {fmt(value):>7}")
+
+    def _schedule(self, rec: TrialRecord, epoch: int, config: dict[str, Any],
+                  result: dict[str, Any]) -> None:
+        """The member's mutated values at this epoch and, on its first epoch after taking another
+        member's checkpoint, that exploit (the trainable reports whose checkpoint it started from)."""
+        params = {k: config[k] for k in self.schedule if k in config}
+        rec.schedule = [s for s in rec.schedule if s["epoch"] < epoch] + [{"epoch": epoch, **params}]
+        donor = result.get("exploited_from")
+        if not donor:
+            return
+        event = {"epoch": epoch, "from_trial_id": str(donor),
+                 "from_trial": self.records[donor].number if donor in self.records else None,
+                 "from_epoch": int(result.get("exploited_from_epoch", epoch - 1)), "params": params}
+        seen = {(e["from_trial_id"], e["from_epoch"]) for e in rec.exploits}
+        if (event["from_trial_id"], event["from_epoch"]) not in seen:  # again after a restart
+            rec.exploits.append(event)
+            self.say(f"trial {rec.number:>3} took trial {event['from_trial']}'s epoch "
+                     f"{event['from_epoch']} checkpoint; now "
+                     + ", ".join(f"{k}={fmt(v)}" for k, v in params.items()))
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any,
                       **info: Any) -> None:

@@ -90,6 +90,11 @@ class TrialRecord:
     node_name: str | None = None
     nodes: list[dict[str, Any]] = field(default_factory=list)  # {"node_id", "node_name", "from_epoch"}
     worker_nodes: list[dict[str, Any]] = field(default_factory=list)  # {"rank", "node_id", "node_name"}
+    # Population Based Training (raysearch refine): the mutated parameters in effect at each epoch
+    # ({"epoch", key: value, ...}), and each time the member took another's checkpoint
+    # ({"epoch": first epoch trained after, "from_trial", "from_trial_id", "from_epoch", "params"})
+    schedule: list[dict[str, Any]] = field(default_factory=list)
+    exploits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
@@ -111,6 +116,12 @@ class TrialRecord:
             if finite(v):
                 return float(v)
         return None
+
+    def params_at(self, epoch: int | None) -> dict[str, Any]:
+        """The parameters the trial trained epoch ``epoch`` with: ``params``, with the values a
+        PBT member had then (``schedule``) over them."""
+        at = next((s for s in self.schedule if s["epoch"] == epoch), {})
+        return {**self.params, **{k: v for k, v in at.items() if k != "epoch"}}
 
     def curve(self, metric: str) -> tuple[list[int], list[float]]:
         """(epochs, values) of one metric over the recorded epochs, where it was finite."""

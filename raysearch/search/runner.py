@@ -251,10 +251,22 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
     space, base, objectives = check_search(spec, check, say, local=_check_masks)
     warm = None
     if spec.warm_start:
-        from raysearch.search.warm import load_warm_start  # Optuna: only when asked for
+        from raysearch.search.warm import load_warm_start, say_warm_start  # Optuna: when asked
 
         warm = load_warm_start(spec.warm_start, Path(spec.results).resolve(), space, base,
                                objectives)
+        say_warm_start(warm, say)
+    lock, data = claim_experiment(spec, base, say, masks_checked=True)
+    first = objectives[0]
+    return Prepared(spec, space, base, first.metric, first.mode, data, objectives, lock, warm)
+
+
+def claim_experiment(spec: SearchSpec, base: Config, say: Callable[[str], None],
+                     masks_checked: bool = False) -> tuple[ExperimentLock, FaceData | None]:
+    """Check the data, masks (unless ``masks_checked``) and results folder, take the new
+    experiment's lock and decode the data (the lock is let go again if anything fails)."""
+    if not masks_checked:
+        _check_masks(base)
     check_data_path(base.data.path)
     _check_writable(spec.experiment)
     # the lock before the existence check: of two drivers started at once, one gets the folder
@@ -264,13 +276,7 @@ def prepare_search(spec: SearchSpec, check: Callable[[Config], None] | None = No
         if (spec.experiment / SPEC_FILE).exists():
             raise UserError(f"experiment {spec.name!r} already exists in {spec.experiment.parent}; "
                             f"use 'raysearch resume {spec.name}', or another --name")
-        first = objectives[0]
-        if warm is not None:
-            from raysearch.search.warm import say_warm_start
-
-            say_warm_start(warm, say)
-        return Prepared(spec, space, base, first.metric, first.mode, load_data(base, say),
-                        objectives, lock, warm)
+        return lock, load_data(base, say)
     except BaseException:
         lock.release()
         raise
@@ -469,8 +475,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     return tuner
 
 
-def write_spec(p: Prepared) -> None:
-    p.spec.store().write_json(SPEC_FILE, {
+def write_spec(p: Prepared, extra: dict[str, Any] | None = None) -> None:
+    """``raysearch.json``; ``extra`` adds keys of its own (``refine``: how a refinement was set up)."""
+    p.spec.store().write_json(SPEC_FILE, {**(extra or {}),
         "spec": asdict(p.spec), "metric": p.metric, "mode": p.mode,
         "objectives": [o.to_json() for o in p.objectives], "study_url": p.spec.study_url,
         "experiment_uri": p.spec.experiment_uri, "tune_experiment": p.spec.tune_experiment,

@@ -19,20 +19,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ray.tune.search import Searcher, SearchGenerator
+from ray.tune.search import BasicVariantGenerator, Searcher, SearchGenerator
 
 from raysearch.search.signing import Signatures, load_key, needs_signature, sign_paths
 from raysearch.search.store import TUNE_DIR, RecordStore
 
 
-class SigningSearch(SearchGenerator):
-    """Tune's wrapper of a searcher (what Tune builds from a ``Searcher``), which also signs
-    the snapshot in the staging folder it has just saved itself into."""
+class _SignsSnapshots:
+    """A Tune search algorithm that signs the snapshot it has just saved itself into."""
 
-    def __init__(self, searcher: Searcher, store: RecordStore) -> None:
-        super().__init__(searcher)
-        self.store = store
-        self._forget()
+    store: RecordStore
 
     def _forget(self) -> None:
         self._stat: dict[str, tuple[int, int, int]] = {}  # rel -> (inode, size, mtime) signed
@@ -48,7 +44,7 @@ class SigningSearch(SearchGenerator):
         self._forget()
 
     def save_to_dir(self, dirpath: str, session_str: str = "default", **kwargs: Any) -> None:
-        super().save_to_dir(dirpath, session_str)
+        super().save_to_dir(dirpath, session_str)  # type: ignore[misc]
         self.sign_folder(Path(dirpath))
 
     def sign_folder(self, staging: Path) -> None:
@@ -74,3 +70,35 @@ class SigningSearch(SearchGenerator):
                     self._stat[rel] = seen
         if changed and sign_paths(self._key, self._signatures, changed):
             self._signatures.save()
+
+
+class SigningSearch(_SignsSnapshots, SearchGenerator):
+    """Tune's wrapper of a searcher (what Tune builds from a ``Searcher``), which also signs
+    the snapshot in the staging folder it has just saved itself into."""
+
+    def __init__(self, searcher: Searcher, store: RecordStore) -> None:
+        super().__init__(searcher)
+        self.store = store
+        self._forget()
+
+
+class SigningVariants(_SignsSnapshots, BasicVariantGenerator):
+    """Tune's default search algorithm (``points_to_evaluate`` first, then samples of the
+    param_space), signing its snapshots: what ``raysearch refine`` uses, since PBT refuses a
+    ``SearchGenerator``."""
+
+    def __init__(self, store: RecordStore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self._forget()
+
+    def get_state(self) -> Any:
+        # its snapshot (basic-variant-state-*.json) is its __dict__: never the key or the cache
+        state = super().get_state()
+        if isinstance(state, dict):
+            state = {k: v for k, v in state.items() if k not in ("_stat", "_signatures", "_key")}
+        return state
+
+    def set_state(self, state: Any) -> None:
+        super().set_state(state)
+        self._forget()

@@ -31,6 +31,7 @@ from raysearch.train.checkpoint import METRICS
 
 TRAIN_RUNS = "train_runs"  # Ray Train's own run folders, inside the experiment folder
 NODE_LABEL = "raysearch-node"  # a node label naming the node (cluster/local_cluster.py sets it)
+MEMBER = "member.json"  # in each checkpoint: the trial that saved it (PBT's lineage)
 
 
 def node_metrics() -> dict[str, str]:
@@ -54,6 +55,23 @@ def _restored(checkpoint: Any) -> Path | None:
     return local
 
 
+def mark_member(folder: Path, trial_id: str, epoch: int) -> None:
+    """Write which trial saved this checkpoint, and after which epoch, into it (``MEMBER``)."""
+    (folder / MEMBER).write_text(json.dumps({"trial_id": trial_id, "epoch": epoch}))
+
+
+def exploited(folder: Path | None, trial_id: str) -> dict[str, Any]:
+    """``exploited_from`` (the donor's trial id) and ``exploited_from_epoch`` when this run starts
+    from a checkpoint another trial saved: Population Based Training's exploit. Empty otherwise
+    (a fresh start, a resume or a retry from the trial's own checkpoint)."""
+    if folder is None or not (folder / MEMBER).exists():
+        return {}
+    saved = json.loads((folder / MEMBER).read_text())
+    if saved.get("trial_id") in (None, trial_id):
+        return {}
+    return {"exploited_from": str(saved["trial_id"]), "exploited_from_epoch": int(saved["epoch"])}
+
+
 def checkpoint_epoch(folder: Path | None) -> int:
     """The epoch a run resumes after (0: from scratch), reported as ``resumed_from_epoch``."""
     if folder is None or not (folder / METRICS).exists():
@@ -75,14 +93,19 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                         data_ref: list[ray.ObjectRef], metrics: list[str] | None = None) -> None:
     """Tune function trainable: the training loop in this process, reporting every epoch."""
     cfg = trial_config(base, config)
-    run_dir = Path(tune.get_context().get_trial_dir())
+    ctx = tune.get_context()
+    run_dir, member = Path(ctx.get_trial_dir()), ctx.get_trial_id()
     resume = _restored(tune.get_checkpoint())
     start = checkpoint_epoch(resume)
     where = node_metrics()
+    lineage = exploited(resume, member)  # said once: in the first report of this run
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        tune.report({**metrics, **where, "resumed_from_epoch": start},
+        if ckpt:
+            mark_member(ckpt, member, int(metrics["epoch"]))
+        tune.report({**metrics, **where, "resumed_from_epoch": start, **lineage},
                     checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
+        lineage.clear()
 
     try:
         train(cfg, run_dir, data=_data(data_ref), report=report, resume_from=resume)

@@ -263,6 +263,7 @@ def train(cfg: Config, run_dir: Path, *, data: FaceData | None = None,
             "epoch_time_s": epoch_time,
             "train_time_s": train_time,
             "generator_params": params,
+            **optim_in_effect(gan),
         }
         if ddp.world > 1:
             shared = [metrics]
@@ -304,6 +305,22 @@ def _save(gan: GanPhases, folder: Path, cfg: Config, metrics: dict[str, float], 
     save_checkpoint(folder, state, cfg, metrics)
 
 
+def apply_optim_config(gan: GanPhases) -> None:
+    """This run's learning rates and betas on the optimisers. ``load_state_dict`` brings back the
+    saved ones with the moments; a run restored from another's checkpoint (PBT's exploit, Ray
+    issue 29060) or resumed with other values must train with its own."""
+    optim = gan.cfg.optim
+    for opt, lr in ((gan.opt_g, optim.lr_g), (gan.opt_d, optim.lr_d)):
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = lr, (optim.beta1, optim.beta2)
+
+
+def optim_in_effect(gan: GanPhases) -> dict[str, float]:
+    """The learning rates the optimisers step with (read from them, not from the config)."""
+    return {"optim_lr_g": float(gan.opt_g.param_groups[0]["lr"]),
+            "optim_lr_d": float(gan.opt_d.param_groups[0]["lr"])}
+
+
 def _restore(gan: GanPhases, folder: Path, device: torch.device) -> int:
     """Load a checkpoint into the phases; returns the epoch it was saved after."""
     state = load_checkpoint(folder, device)
@@ -315,6 +332,7 @@ def _restore(gan: GanPhases, folder: Path, device: torch.device) -> int:
     gan.critic.load_state_dict(state["critic"])
     gan.opt_g.load_state_dict(state["opt_g"])
     gan.opt_d.load_state_dict(state["opt_d"])
+    apply_optim_config(gan)
     if gan.scaler_g.is_enabled() and "scaler_g" in state:  # absent: saved in fp32/bf16
         gan.scaler_g.load_state_dict(state["scaler_g"])
         gan.scaler_d.load_state_dict(state["scaler_d"])

@@ -84,6 +84,24 @@ CASES = [
          ("not a list of trial records",)),
     Case("best --out not empty", ["best", "ok", "--results", "{f}/records", "--out", "{f}/full"],
          ("is not an empty folder",)),
+    Case("refine unknown search", ["refine", "nosuch", "--results", "{f}/records"],
+         ("no experiment 'nosuch'", "experiments in")),
+    Case("refine no finished trial", ["refine", "ok", "--results", "{f}/records"],
+         ("search 'ok' has no finished trial with a checkpoint to refine",)),
+    Case("refine population 1", ["refine", "done", "--results", "{f}/records", "--population", "1"],
+         ("--population must be at least 2", "got 1")),
+    Case("refine categorical parameter", ["refine", "done", "--results", "{f}/records", "--space",
+                                          "{f}/refine_cat.yaml"],
+         ("parameters.model.skip (categorical) is categorical, not continuous",
+          "float or int keys of optim.* and loss.*")),
+    Case("refine architecture parameter", ["refine", "done", "--results", "{f}/records", "--space",
+                                           "{f}/refine_depth.yaml"],
+         ("parameters.model.depth (int)", "changes the network")),
+    Case("refine interval past the epochs", ["refine", "done", "--results", "{f}/records",
+                                             "--epochs", "3", "--perturb-interval", "3"],
+         ("--perturb-interval must be from 1 to 2", "got 3")),
+    Case("refine through the Jobs API", ["refine", "done", "--results", "{f}/records", "--address",
+                                         "http://127.0.0.1:8265"], ("refine runs its driver here",)),
     Case("checkpoint random bytes", ["inpaint", "{f}/random", "{f}/face.png", "{f}/mask.png",
                                      "--out", "{f}/o.png"], ("not a readable checkpoint",)),
     Case("checkpoint truncated", ["inpaint", "{f}/truncated", "{f}/face.png", "{f}/mask.png",
@@ -134,6 +152,10 @@ def write_inputs(f: Path) -> None:
         (records / name / "raysearch.json").write_text(spec)
         if trials is not None:
             (records / name / "trials.json").write_text(trials)
+    _write_finished_search(records / "done")
+    (f / "refine_cat.yaml").write_text("parameters:\n  model.skip: {type: categorical, "
+                                       "choices: [true, false]}\n")
+    (f / "refine_depth.yaml").write_text("parameters:\n  model.depth: {type: int, low: 2, high: 3}\n")
     (f / "full").mkdir()
     (f / "full" / "keep.txt").write_text("mine")
     Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(f / "face.png")
@@ -153,6 +175,23 @@ def write_inputs(f: Path) -> None:
     torch.save({"epoch": 1}, f / "nogen" / "checkpoint.pt")
     cfg = (f / "mismatch" / "config.yaml").read_text()
     (f / "mismatch" / "config.yaml").write_text(cfg.replace("base_channels: 8", "base_channels: 16"))
+
+
+def _write_finished_search(exp: Path) -> None:
+    """The records of a search with one finished trial (a checkpoint path that need not exist:
+    a refused refine never reads it)."""
+    from raysearch.config import Config
+    from raysearch.search.records import TrialRecord, TrialState
+
+    exp.mkdir(parents=True)
+    space = {"parameters": {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-3}}}
+    (exp / "raysearch.json").write_text(json.dumps({
+        "spec": {"name": exp.name, "num_samples": 1}, "metric": "val_psnr", "mode": "max",
+        "space": space, "base_config": Config().to_dict()}))
+    trial = TrialRecord("t0", 0, params={"optim.lr_g": 5e-4}, state=TrialState.TERMINATED,
+                        epochs=2, best={"val_psnr": 20.0}, last={"val_psnr": 20.0}, best_epoch=2,
+                        best_checkpoint=str(exp / "tune" / "trial_t0" / "checkpoint_000001"))
+    (exp / "trials.json").write_text(json.dumps([trial.to_json()]))
 
 
 def run_case(case: Case, f: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

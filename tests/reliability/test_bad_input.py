@@ -45,6 +45,7 @@ def test_bad_input_is_one_error_line_and_starts_nothing(case: Case, files: Path,
     assert not ray.is_initialized(), "Ray was started for an input that was refused"
     results = files / "results"
     assert not list(results.glob("*/raysearch.json")), "a refused submit left its records"
+    assert not list((files / "records").glob("*-refine")), "a refused refine left a folder"
 
 
 def test_a_refused_name_can_be_submitted_again(files: Path, capsys: pytest.CaptureFixture[str]
