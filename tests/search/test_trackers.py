@@ -164,16 +164,22 @@ def test_optuna_dashboard_serves_the_study(logged: Experiment) -> None:
         assert served["values"] == pytest.approx([ours.history[-1]["val_psnr"]])
 
 
+def _one_logged_trial(tmp_path: Path, name: str, logger: str, epochs: int) -> Any:
+    """A real one-trial search of ``epochs`` epochs logging to ``logger``; its trial record."""
+    space = tmp_path / "space.yaml"
+    space.write_text(SPACE)
+    spec = SearchSpec(name=name, space_path=str(space), results=str(tmp_path / "results"),
+                      num_samples=1, max_epochs=epochs, loggers=(logger,))
+    run_search(prepare_search(spec, check=validate_names, say=lambda _m: None), say=lambda _m: None)
+    (trial,) = open_experiment(name, tmp_path / "results").trials
+    return trial
+
+
 @pytest.mark.slow
 def test_wandb_logs_offline(ray_local: None, tmp_path: Path) -> None:
     """Optional extra: runs where wandb is installed (not in the test extra: it is 60 MB)."""
     pytest.importorskip("wandb", reason="--logger wandb needs pip install 'raysearch[wandb]'")
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
-    spec = SearchSpec(name="wb", space_path=str(space), results=str(tmp_path / "results"),
-                      num_samples=1, max_epochs=1, loggers=("wandb",))
-    run_search(prepare_search(spec, check=validate_names, say=lambda _m: None), say=lambda _m: None)
-    (trial,) = open_experiment("wb", tmp_path / "results").trials
+    trial = _one_logged_trial(tmp_path, "wb", "wandb", epochs=1)
     runs = list((tmp_path / "results" / "wb" / "wandb" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and runs[0].name.endswith(trial.trial_id)  # W&B's run id is Tune's
     # the run's records (protobuf, read back by wandb sync): this wandb writes no summary file
@@ -190,12 +196,7 @@ def test_aim_holds_each_trial_as_a_run(ray_local: None, tmp_path: Path) -> None:
     pytest.importorskip("aim", reason="--logger aim needs pip install 'raysearch[aim]'")
     from aim import Repo
 
-    space = tmp_path / "space.yaml"
-    space.write_text(SPACE)
-    spec = SearchSpec(name="am", space_path=str(space), results=str(tmp_path / "results"),
-                      num_samples=1, max_epochs=2, loggers=("aim",))
-    run_search(prepare_search(spec, check=validate_names, say=lambda _m: None), say=lambda _m: None)
-    (trial,) = open_experiment("am", tmp_path / "results").trials
+    trial = _one_logged_trial(tmp_path, "am", "aim", epochs=2)
     folder = tmp_path / "results" / "am" / "aim"
     # aim writes each run's own store; its index, which the SDK's queries read, is built by the
     # aim UI (aim up) as it runs, or by this command
