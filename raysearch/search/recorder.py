@@ -129,15 +129,18 @@ class TrialRecorder(Callback):
         member's checkpoint, that exploit (the trainable reports whose checkpoint it started from)."""
         params = {k: config[k] for k in self.schedule if k in config}
         rec.schedule = [s for s in rec.schedule if s["epoch"] < epoch] + [{"epoch": epoch, **params}]
+        # like the history: a run that reports this epoch again (after a driver restart) replaces
+        # what an earlier run said about it and after it, exploits included
+        seen = {(e["from_trial_id"], e["from_epoch"]) for e in rec.exploits}
+        rec.exploits = [e for e in rec.exploits if e["epoch"] < epoch]
         donor = result.get("exploited_from")
         if not donor:
             return
         event = {"epoch": epoch, "from_trial_id": str(donor),
                  "from_trial": self.records[donor].number if donor in self.records else None,
                  "from_epoch": int(result.get("exploited_from_epoch", epoch - 1)), "params": params}
-        seen = {(e["from_trial_id"], e["from_epoch"]) for e in rec.exploits}
-        if (event["from_trial_id"], event["from_epoch"]) not in seen:  # again after a restart
-            rec.exploits.append(event)
+        rec.exploits.append(event)
+        if (event["from_trial_id"], event["from_epoch"]) not in seen:  # said once
             self.say(f"trial {rec.number:>3} took trial {event['from_trial']}'s epoch "
                      f"{event['from_epoch']} checkpoint; now "
                      + ", ".join(f"{k}={fmt(v)}" for k, v in params.items()))

@@ -90,8 +90,15 @@ def test_a_killed_driver_resumes_without_losing_the_population(refined: dict[str
     assert len(exp.trials) == POPULATION, status_table(exp)
     for t in exp.trials:
         assert t.state == "TERMINATED" and t.epochs == EPOCHS, status_table(exp)
-        assert [h["epoch"] for h in t.history] == list(range(1, EPOCHS + 1))
-        assert [s["epoch"] for s in t.schedule] == list(range(1, EPOCHS + 1))
+        epochs = [h["epoch"] for h in t.history]
+        assert epochs == sorted(set(epochs)) and epochs[-1] == EPOCHS, t.history
+        assert [s["epoch"] for s in t.schedule] == epochs
+        # an epoch is missing only where the member took a checkpoint saved after the epoch
+        # before it: after the restart the members can be an epoch apart, and a member an epoch
+        # behind that takes the leader's checkpoint goes on from the leader's epoch
+        took = {e["epoch"]: e["from_epoch"] for e in t.exploits}
+        for before, after in zip([0, *epochs[:-1]], epochs, strict=True):
+            assert after == before + 1 or took.get(after) == after - 1, (t.history, t.exploits)
     # the members that were mid-way went on from a checkpoint, not from scratch
     killed_at = {t["trial_id"]: t["epochs"] for t in at_kill}
     mid_way = [t for t in exp.trials if killed_at[t.trial_id] < EPOCHS]
