@@ -8,11 +8,13 @@ The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep
   in-memory study) and ``ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2)``, 2 trials
   at a time, Tune's defaults otherwise (Ray 2.60 starts a new actor for every trial then);
 - (tune-reuse) the same with ``TuneConfig(reuse_actors=True)``, which raysearch sets for its
-  single-worker trials: the hand-assembled search at its best;
+  single-worker trials: the hand-assembled search at its best (its in-memory study is lost with
+  the driver);
 - (raysearch) raysearch's real driver through ``raysearch simulate``'s replay: the same sampler
-  and ASHA settings, plus everything raysearch adds: trials.json records, the SQLite Optuna study
-  with honest states, PersistentASHA's asha.json, the epoch budget, signed Tune snapshots every
-  1 s (TUNE_GLOBAL_CHECKPOINT_S=1), progress lines.
+  and ASHA settings, plus everything raysearch adds: the trial records (trials.json and its
+  journal), the Optuna study in a journal file with honest states, PersistentASHA's rungs
+  (asha.journal), the epoch budget, signed Tune snapshots every 1 s (TUNE_GLOBAL_CHECKPOINT_S=1),
+  progress lines.
 
 Each (driver, size) runs in a fresh Python process with its own local Ray, so that its peak
 memory (``ru_maxrss``) is its own; the clock starts after Ray is up. Reported per run: wall time
@@ -22,9 +24,9 @@ no-op throughput Ray's own many-trial scheduling benchmark measures), driver CPU
 driver memory. Targets (issue 20): raysearch's per-trial overhead at most 1.1x the hand-assembled
 one, and its driver CPU per trial flat from 100 to 1,000 trials.
 
-Run (on a quiet 2-core machine; about 1.5 h with the default sizes 100, 300, 1000, three drivers;
-not measured yet):
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_overhead_vs_tune.py --out bench/results
+Run (on a quiet 2-core machine; about 15 min with the default sizes 100, 300, 1000; (tune), at
+1.6 s per trial, only at --tune-sizes, 100 by default):
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_overhead_vs_tune.py --out bench/results/issue20
 --quick: sizes 10 and 20 (a few minutes): a smoke test of the script. Writes
 overhead_vs_tune.json in --out and prints a Markdown table.
 """
@@ -136,6 +138,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,300,1000", help="trials per search, comma-separated")
     ap.add_argument("--drivers", default=",".join(DRIVERS))
+    ap.add_argument("--tune-sizes", default="100", help="the sizes at which (tune), which starts "
+                                                      "an actor per trial, runs too")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="sizes 10,20: checks the script")
     ap.add_argument("--out", type=Path, default=None, help="default: bench/results (a temp "
@@ -147,6 +151,7 @@ def main() -> None:
         print("RESULT " + json.dumps(one(driver, int(trials), args.seed)), flush=True)
         return
     sizes = [10, 20] if args.quick else [int(s) for s in args.sizes.split(",")]
+    tune_sizes = set(sizes) if args.quick else {int(s) for s in args.tune_sizes.split(",")}
     drivers = args.drivers.split(",")
     if not set(drivers) <= set(DRIVERS):
         raise SystemExit(f"--drivers: some of {', '.join(DRIVERS)}, got {args.drivers!r}")
@@ -154,7 +159,9 @@ def main() -> None:
                        else REPO / "bench" / "results")
     rows = []
     for n in sizes:
-        for d in drivers:  # side by side: the two drivers alternate at every size
+        for d in drivers:  # side by side: the drivers alternate at every size
+            if d == "tune" and n not in tune_sizes:
+                continue
             child = subprocess.run([sys.executable, __file__, "--one", f"{d}:{n}", "--seed",
                                     str(args.seed)], capture_output=True, text=True,
                                    env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)

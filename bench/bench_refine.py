@@ -72,11 +72,12 @@ def load() -> str:
 
 def ended(exp: Path) -> bool:
     """Whether the experiment exists and every one of its trials has ended."""
-    if not (exp / "raysearch.json").exists() or not (exp / "trials.json").exists():
+    from raysearch.search.records import read_trials
+
+    if not (exp / "raysearch.json").exists():
         return False
     spec = json.loads((exp / "raysearch.json").read_text())
-    trials = json.loads((exp / "trials.json").read_text())
-    done = [t for t in trials if t["state"] in ("TERMINATED", "ERROR")]
+    done = [t for t in read_trials(exp) if t.state in ("TERMINATED", "ERROR")]
     return len(done) >= int(spec["spec"]["num_samples"])
 
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for
+from tests.search.survive_helpers import cli, kill_driver, read_records, wait_for
 
 MOMENTS = {  # when to kill: a check on the trials.json records
     "mid-first-trial": lambda ts: any(t["epochs"] >= 2 for t in ts),
@@ -33,19 +33,19 @@ def cycle(out: Path, moment: str, samples: int, epochs: int) -> dict:
                  "--max-concurrent", "2", *args, log=out / f"{name}-submit.log")
     trials_json = results / name / "trials.json"
     try:
-        wait_for("the first result", lambda: any(t["history"] for t in read_json(trials_json) or []),
+        wait_for("the first result", lambda: any(t["history"] for t in read_records(trials_json) or []),
                  900, driver)
         submit_first_s = time.monotonic() - t_submit
-        wait_for(moment, lambda: MOMENTS[moment](read_json(trials_json) or []), 900, driver)
+        wait_for(moment, lambda: MOMENTS[moment](read_records(trials_json) or []), 900, driver)
     finally:
         kill_driver(driver)
-    at_kill = read_json(trials_json)
+    at_kill = read_records(trials_json)
     reported_at_kill = sum(t["epochs"] for t in at_kill)
     t0 = time.monotonic()
     resumed = cli("resume", name, *args, log=out / f"{name}-resume.log")
 
     def new_result() -> bool:
-        now = read_json(trials_json) or []
+        now = read_records(trials_json) or []
         return sum(len(t["history"]) for t in now) > sum(len(t["history"]) for t in at_kill) \
             or any(t["rerun_epochs"] for t in now)
 
@@ -57,7 +57,7 @@ def cycle(out: Path, moment: str, samples: int, epochs: int) -> dict:
     ready = log.split("ready in ")[1]
     ready_s, ray_s, tune_s = (float(ready.split(" s")[0]), float(ready.split("(Ray ")[1].split(" s")[0]),
                               float(ready.split("Tune state ")[1].split(" s")[0]))
-    final = read_json(trials_json)
+    final = read_records(trials_json)
     return {"moment": moment, "running_at_kill": sum(t["state"] == "RUNNING" for t in at_kill),
             "ended_at_kill": sum(t["state"] == "TERMINATED" for t in at_kill),
             "epochs_reported_at_kill": reported_at_kill,

@@ -30,7 +30,6 @@ from optuna.trial import TrialState as OptunaState
 from raysearch.report.importance import _quiet, distribution
 from raysearch.search.experiment import Experiment
 from raysearch.search.records import TrialRecord, TrialState, finite
-from raysearch.search.store import STUDY_FILE
 from raysearch.search.studies import JOURNAL, study_storage
 
 SQLITE = "sqlite:///"
@@ -46,24 +45,27 @@ class StudyPlot:
     caption: str
 
 
-def _sqlite_file(url: str) -> Path | None:
-    return Path(unquote(url[len(SQLITE):])) if url.startswith(SQLITE) else None
+def _study_file(url: str) -> tuple[str, Path] | None:
+    """(scheme, path) of a study kept in a file: a journal (the default) or SQLite."""
+    for scheme in (JOURNAL, SQLITE):
+        if url.startswith(scheme):
+            return scheme, Path(unquote(url[len(scheme):]))
+    return None
 
 
 def stored_study(exp: Experiment) -> tuple[optuna.Study | None, str]:
     """The experiment's own Optuna study, opened without creating anything, and where it is
-    (or why it could not be opened). A moved experiment's SQLite study is found in its folder."""
+    (or why it could not be opened). A moved experiment's study file is found in its folder."""
     url = str(exp.spec.get("study_url") or "")
     if not url:
         return None, "raysearch.json names no Optuna study"
-    path = _sqlite_file(url)
-    if path is not None and not path.is_file():
-        here = exp.path / STUDY_FILE
-        if not here.is_file():  # opening a missing SQLite file would create an empty one
+    kept = _study_file(url)
+    if kept is not None and not kept[1].is_file():
+        scheme, path = kept
+        here = exp.path / path.name
+        if not here.is_file():  # opening a missing study file would create an empty one
             return None, f"{path} is missing"
-        url, path = f"{SQLITE}{here.resolve()}", here
-    if url.startswith(JOURNAL) and not Path(url[len(JOURNAL):]).is_file():
-        return None, f"{url[len(JOURNAL):]} is missing"
+        url = f"{scheme}{here.resolve()}"
     try:
         with _quiet():
             study = optuna.load_study(study_name=exp.name, storage=study_storage(url))

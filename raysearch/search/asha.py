@@ -2,8 +2,9 @@
 
 ``Tuner.restore`` brings back the scheduler as it was pickled when the search was submitted, with
 empty rungs (ray-project/ray issue 30838): after a resume every trial would be judged against the
-trials of the resumed run only. This scheduler writes its rungs to ``asha.json`` after every
-change and reads them back before its first decision in a new driver. It also remembers which
+trials of the resumed run only. This scheduler records every change of its rungs as it happens
+(one line of ``asha.journal``, compacted into ``asha.json`` once it outgrows it) and reads them
+back before its first decision in a new driver. It also remembers which
 trials completed, so a trial that ended after Tune's last state snapshot is not run again.
 
 With several brackets (asynchronous Hyperband, ``brackets > 1``) each trial's bracket is kept as
@@ -15,15 +16,44 @@ global state, so that a seeded search places its trials alike.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from raysearch.search.store import RecordStore
+from raysearch.search.records import journal_lines
+from raysearch.search.store import ASHA_FILE, ASHA_JOURNAL, COMPACT_BYTES, RecordStore
 
-ASHA_FILE = "asha.json"
+
+def read_asha_state(store: RecordStore) -> dict[str, Any] | None:
+    """What the scheduler has recorded, as ``asha.json`` holds it after a compaction: the file
+    with the journal's changes applied (None before the first trial)."""
+    state = store.read_json(ASHA_FILE)
+    lines = journal_lines(store.folder / ASHA_JOURNAL)
+    if state is None and not lines:
+        return None
+    state = state or {"brackets": [], "completed": [], "bracket_of": {}}
+    completed = set(state.get("completed", []))
+    for line in lines:
+        if "rung" in line:
+            b, milestone, tid, value = line["rung"]
+            while len(state["brackets"]) <= b:
+                state["brackets"].append([])
+            rungs = state["brackets"][b]
+            rung = next((r for r in rungs if float(r["milestone"]) == float(milestone)), None)
+            if rung is None:
+                rung = {"milestone": milestone, "recorded": {}}
+                rungs.append(rung)
+            rung["recorded"][tid] = value
+        elif "bracket_of" in line:
+            tid, index = line["bracket_of"]
+            state.setdefault("bracket_of", {})[tid] = index
+        elif "completed" in line:
+            completed.add(line["completed"])
+    state["completed"] = sorted(completed)
+    return state
 
 
 class PersistentASHA(ASHAScheduler):
@@ -35,6 +65,8 @@ class PersistentASHA(ASHAScheduler):
         self.seed = seed
         self._completed: set[str] = set()
         self._bracket_of: dict[str, int] = {}  # trial id -> index in self._brackets
+        self._logged: dict[tuple[int, float, str], float] = {}  # what the files hold of the rungs
+        self._file_bytes = self._journal_bytes = 0
         self._loaded = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -46,26 +78,49 @@ class PersistentASHA(ASHAScheduler):
         if self._loaded:
             return
         self._loaded = True
-        state = self.store.read_json(ASHA_FILE)
+        self._file_bytes = self.store.size(ASHA_FILE)
+        self._journal_bytes = self.store.size(ASHA_JOURNAL)
+        state = read_asha_state(self.store)
         if not state:
             return
-        for bracket, saved in zip(self._brackets, state["brackets"], strict=False):
+        for b, (bracket, saved) in enumerate(zip(self._brackets, state["brackets"], strict=False)):
             by_milestone = {float(r["milestone"]): r["recorded"] for r in saved}
             for milestone, recorded in bracket._rungs:
                 recorded.update(by_milestone.get(float(milestone), {}))
+                self._logged.update({(b, float(milestone), tid): v for tid, v in recorded.items()})
         self._completed = set(state.get("completed", []))
         self._bracket_of = {k: int(v) for k, v in state.get("bracket_of", {}).items()
                             if 0 <= int(v) < len(self._brackets)}
 
-    def _save(self) -> None:
-        self.store.write_json(ASHA_FILE, {
+    def _state(self) -> dict[str, Any]:
+        return {
             # scores are signed so that higher is better (ASHA's own convention)
             "metric": self._metric, "mode": self._mode, "time_attr": self._time_attr,
             "brackets": [[{"milestone": m, "recorded": dict(r)} for m, r in b._rungs]
                          for b in self._brackets],
             "completed": sorted(self._completed),
             "bracket_of": dict(sorted(self._bracket_of.items())),
-        })
+        }
+
+    def _journal(self, trial_id: str, *extra: dict[str, Any]) -> None:
+        """Append what changed for this trial (its scores in its bracket's rungs, ``extra``) to
+        asha.journal; compact it into asha.json once it has outgrown the file."""
+        lines = list(extra)
+        b = self._bracket_of.get(trial_id)
+        if b is not None:
+            for milestone, recorded in self._brackets[b]._rungs:
+                key = (b, float(milestone), trial_id)
+                if trial_id in recorded and self._logged.get(key) != recorded[trial_id]:
+                    self._logged[key] = recorded[trial_id]
+                    lines.append({"rung": [b, milestone, trial_id, recorded[trial_id]]})
+        if not lines:
+            return
+        self._journal_bytes += self.store.append_text(
+            ASHA_JOURNAL, "".join(json.dumps(line) + "\n" for line in lines))
+        if self._journal_bytes > max(self._file_bytes, COMPACT_BYTES):
+            self.store.write_json(ASHA_FILE, self._state())
+            self.store.remove(ASHA_JOURNAL)
+            self._file_bytes, self._journal_bytes = self.store.size(ASHA_FILE), 0
 
     def rungs(self) -> list[list[tuple[float, dict[str, float]]]]:
         """Each bracket's rungs, highest milestone first: (milestone, {trial_id: signed score})."""
@@ -91,7 +146,7 @@ class PersistentASHA(ASHAScheduler):
         index = self._bracket_of.get(trial.trial_id)
         if index is None:
             index = self._bracket_of[trial.trial_id] = self._draw_bracket()
-            self._save()
+            self._journal(trial.trial_id, {"bracket_of": [trial.trial_id, index]})
         self._trial_info[trial.trial_id] = self._brackets[index]
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
@@ -99,7 +154,7 @@ class PersistentASHA(ASHAScheduler):
         if result.get("diverged"):  # its metric is NaN: nothing to rank, and the trial is over
             return TrialScheduler.STOP
         action = super().on_trial_result(tune_controller, trial, result)
-        self._save()
+        self._journal(trial.trial_id)
         return action
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
@@ -109,7 +164,7 @@ class PersistentASHA(ASHAScheduler):
         else:
             super().on_trial_complete(tune_controller, trial, result)
         self._completed.add(trial.trial_id)
-        self._save()
+        self._journal(trial.trial_id, {"completed": trial.trial_id})
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self._trial_info.pop(trial.trial_id, None)

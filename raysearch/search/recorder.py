@@ -16,9 +16,9 @@ from typing import Any
 from ray.tune import Callback
 
 from raysearch.metrics import validation_modes
-from raysearch.search.progress import fmt
-from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, finite, read_trials, trials_json
-from raysearch.search.store import RecordStore
+from raysearch.search.progress import Tally, fmt
+from raysearch.search.records import TRIALS_FILE, TRIALS_JOURNAL, TrialRecord, TrialState, finite, read_trials
+from raysearch.search.store import COMPACT_BYTES, STUDY_FILE, RecordStore, write_trials
 
 # what a record keeps of each result: every validation metric, every training term the loop
 # logged (train_g_*, train_d_*), and the timings
@@ -48,6 +48,14 @@ class TrialRecorder(Callback):
 
     def _load(self) -> None:
         self.records: dict[str, TrialRecord] = {r.trial_id: r for r in read_trials(self.path.parent)}
+        # an event appends the records it changed (_record marks them) to trials.journal; the
+        # whole trials.json is rewritten only once the journal outgrows it (store.COMPACT_BYTES)
+        self._changed: set[str] = set()
+        self._trials_seen = 0  # the length of Tune's trial list at the last look
+        self._written = {tid: r.to_line() for tid, r in self.records.items()}  # as last written
+        self.tally = Tally(self.metric, self.mode, self.records.values())
+        self._file_bytes = self.store.size(TRIALS_FILE)
+        self._journal_bytes = self.store.size(TRIALS_JOURNAL)
         self._reconciled = False
 
     def setup(self, stop: Any = None, num_samples: int | None = None,
@@ -57,17 +65,21 @@ class TrialRecorder(Callback):
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         # number trials in the order Tune created them, which is the order Optuna asked for them
-        new = [t for t in trials if t.trial_id not in self.records]
-        for trial in new:
-            self._record(trial)
-        if new:
-            self._save()
+        # (Tune's list only grows: look through it only when it has, not at every step)
+        if len(trials) != self._trials_seen:
+            self._trials_seen = len(trials)
+            new = [t for t in trials if t.trial_id not in self.records]
+            for trial in new:
+                self._record(trial)
+            if new:
+                self._save()
         if self._reconciled:
             return
         self._reconciled = True
         known = {t.trial_id for t in trials}
         lost = [r for tid, r in self.records.items() if tid not in known and not r.ended]
         for rec in lost:  # started after Tune's last state snapshot, before a driver kill
+            self._changed.add(rec.trial_id)
             rec.state = TrialState.LOST
             rec.error = "lost: the driver died before Ray Tune saved this trial; another trial took its place"
             self.say(f"trial {rec.number:>3} was lost with the driver; a new trial replaces it")
@@ -80,10 +92,27 @@ class TrialRecorder(Callback):
             number = max((r.number for r in self.records.values()), default=-1) + 1
             self.records[tid] = TrialRecord(tid, number, params=dict(trial.config),
                                             trial_dir=trial.path)
+        self._changed.add(tid)
         return self.records[tid]
 
     def _save(self) -> None:
-        self.store.write_json(TRIALS_FILE, trials_json(list(self.records.values())))
+        lines = []
+        for rec in sorted((self.records[tid] for tid in self._changed), key=lambda r: r.number):
+            if rec.to_line() == self._written.get(rec.trial_id):
+                continue  # looked at, not changed (a finished trial that Tune restarted anyway)
+            rec.revision += 1
+            self._written[rec.trial_id] = line = rec.to_line()
+            lines.append(line + "\n")
+            self.tally.update(rec)
+        self._changed.clear()
+        if lines:
+            self._journal_bytes += self.store.append_text(TRIALS_JOURNAL, "".join(lines))
+        if self._journal_bytes > max(self._file_bytes, COMPACT_BYTES):
+            self._compact()
+
+    def _compact(self) -> None:
+        self._file_bytes = write_trials(self.store, list(self.records.values()))
+        self._journal_bytes = 0
 
     def _better(self, new: float, old: float | None) -> bool:
         if old is None or not finite(old):
@@ -162,7 +191,7 @@ class TrialRecorder(Callback):
         rec = self._record(trial)
         if rec.ended:  # ended before a driver restart: leave the record as it was
             return
-        self.store.upload("optuna.db")  # Optuna was told just before this callback
+        self.store.upload(STUDY_FILE)  # Optuna was told just before this callback
         if rec.diverged:
             rec.state = TrialState.ERROR
             self._save()
@@ -180,7 +209,7 @@ class TrialRecorder(Callback):
         rec = self._record(trial)
         rec.state, rec.error = TrialState.ERROR, _error_line(trial)
         self._save()
-        self.store.upload("optuna.db")
+        self.store.upload(STUDY_FILE)
         self.say(f"trial {rec.number:>3} failed: {rec.error}")
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -198,7 +227,8 @@ class TrialRecorder(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self._save()
-        self.store.upload("optuna.db")
+        self._compact()  # a search that has ended: one trials.json, no journal
+        self.store.upload(STUDY_FILE)
 
 
 def _kept(rec: TrialRecord, metric: str, mode: str, keep: int, latest: int) -> dict[str, str]:

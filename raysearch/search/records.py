@@ -19,6 +19,9 @@ from typing import Any, TypeGuard
 from raysearch.errors import UserError
 
 TRIALS_FILE = "trials.json"
+# every change of a record since trials.json was last written, one record per line (appended):
+# an event costs one line, not a rewrite of every record (issue 20); ``read_trials`` merges it
+TRIALS_JOURNAL = "trials.journal"
 
 
 def finite(v: Any) -> TypeGuard[float]:
@@ -95,6 +98,9 @@ class TrialRecord:
     # ({"epoch": first epoch trained after, "from_trial", "from_trial_id", "from_epoch", "params"})
     schedule: list[dict[str, Any]] = field(default_factory=list)
     exploits: list[dict[str, Any]] = field(default_factory=list)
+    # how many times the recorder has written this record: of two copies (trials.json and a line
+    # of trials.journal), the one with the higher revision is the newer
+    revision: int = 0
 
     @property
     def ended(self) -> bool:
@@ -129,7 +135,13 @@ class TrialRecord:
         return [p[0] for p in pts], [p[1] for p in pts]
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"state": str(self.state)}
+        """The record as a JSON object. It shares the record's lists and dicts (no deep copy:
+        the recorder serialises one per event): write it out, do not edit it."""
+        return {f.name: getattr(self, f.name) for f in _RECORD_FIELDS} | {"state": str(self.state)}
+
+    def to_line(self) -> str:
+        """The record as one line of JSON: how ``trials.json`` and its journal hold it."""
+        return json.dumps(self.to_json(), default=str)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialRecord:
@@ -138,19 +150,56 @@ class TrialRecord:
         return cls(**kept | {"state": TrialState(data.get("state", "PENDING"))})
 
 
-def read_trials(experiment: Path) -> list[TrialRecord]:
-    """The records of ``experiment/trials.json`` (none before the first trial starts)."""
-    path = Path(experiment) / TRIALS_FILE
-    if not path.exists():
+_RECORD_FIELDS = dataclasses.fields(TrialRecord)
+
+
+def trials_text(lines: list[str]) -> str:
+    """``trials.json`` from records already serialised by ``TrialRecord.to_line`` (in order):
+    a JSON list, one record per line."""
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+
+
+def journal_lines(path: Path) -> list[dict[str, Any]]:
+    """The objects of a journal (JSON lines, appended). A last line cut short (the driver died
+    mid-write, or is writing it now) is left out; a broken line before it is an error."""
+    if not path.is_file():  # absent (or not a file at all: a test's link to /dev/full)
         return []
+    lines = path.read_text().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            if i == len(lines) - 1:
+                break
+            raise UserError(f"{path}: line {i + 1} is not JSON ({str(e)[:120]}); it is a journal "
+                            "raysearch appends to: restore it or delete it (the records lose "
+                            "what happened since the last trials.json)") from None
+        if not isinstance(obj, dict):
+            raise UserError(f"{path}: line {i + 1} is not a JSON object")
+        out.append(obj)
+    return out
+
+
+def read_trials(experiment: Path) -> list[TrialRecord]:
+    """The records of ``experiment/trials.json`` with the newer copies its journal holds (none
+    before the first trial starts), in trial-number order."""
+    path = Path(experiment) / TRIALS_FILE
+    by_id: dict[str, TrialRecord] = {}
     try:
-        raw = json.loads(path.read_text())
-        if not isinstance(raw, list):
-            raise TypeError(f"a JSON list of trials, not {type(raw).__name__}")
-        return [TrialRecord.from_json(t) for t in raw]
+        if path.exists():
+            raw = json.loads(path.read_text())
+            if not isinstance(raw, list):
+                raise TypeError(f"a JSON list of trials, not {type(raw).__name__}")
+            by_id = {r.trial_id: r for r in map(TrialRecord.from_json, raw)}
+        for line in journal_lines(Path(experiment) / TRIALS_JOURNAL):
+            rec = TrialRecord.from_json(line)
+            if rec.trial_id not in by_id or rec.revision > by_id[rec.trial_id].revision:
+                by_id[rec.trial_id] = rec
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not a list of trial records as raysearch writes them "
                         f"({str(e)[:200]})") from None
+    return sorted(by_id.values(), key=lambda r: r.number)
 
 
 def best_of(trials: list[TrialRecord], metric: str, mode: str, *,

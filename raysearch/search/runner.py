@@ -27,7 +27,7 @@ from raysearch.search.auth import enable_for_driver
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective, format_objectives, parse_objectives
 from raysearch.search.options import check_address, check_optuna_storage, check_storage, finite_number
-from raysearch.search.records import TRIALS_FILE, TrialRecord, TrialState, best_of, read_trials, trials_json
+from raysearch.search.records import TrialRecord, TrialState, best_of, read_trials
 from raysearch.search.signing import load_key
 from raysearch.search.space import SearchSpace, load_space, metric_modes, validate_space
 from raysearch.search.spec import (
@@ -39,7 +39,7 @@ from raysearch.search.spec import (
     spec_fields,
 )
 from raysearch.search.storage import check_shared_storage
-from raysearch.search.store import SPEC_FILE, earlier_experiment, is_uri
+from raysearch.search.store import SPEC_FILE, STUDY_FILE, earlier_experiment, is_uri, write_trials
 from raysearch.search.strategy import check_sampler_space, check_strategy, describe_settings
 from raysearch.search.trackers import check_trackers
 
@@ -441,7 +441,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                            metric=_metric_names(p) if multi else p.metric,
                            mode=[o.mode for o in p.objectives] if multi else p.mode,
                            sampler=make_sampler(s.sampler, s.seed, s.startup_trials),
-                           study_name=s.name, storage=study_storage(s.study_url), max_t=epochs,
+                           study_name=s.name, max_t=epochs,
+                           # the experiment's own journal: this driver is its only writer
+                           storage=study_storage(s.study_url, single_writer=s.optuna_storage is None),
                            warm=p.warm)
     # Tune would wrap the searcher in a SearchGenerator; this one also signs Tune's snapshots
     limited = SigningSearch(ConcurrencyLimiter(searcher, max_concurrent=_max_concurrent(s)), store)
@@ -564,7 +566,7 @@ def close_open_trials(spec: SearchSpec, reason: str) -> None:
     for t in open_:
         t.state, t.stopped_by_budget, t.end_reason = TrialState.TERMINATED, True, reason
     if open_:
-        spec.store().write_json(TRIALS_FILE, trials_json(trials))
+        write_trials(spec.store(), trials)
     _prune_running_study_trials(spec)
 
 
@@ -580,7 +582,7 @@ def _prune_running_study_trials(spec: SearchSpec) -> None:
         return
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         study.tell(trial.number, state=optuna.trial.TrialState.PRUNED)
-    spec.store().upload("optuna.db")
+    spec.store().upload(STUDY_FILE)
 
 
 def finished_trials(spec: SearchSpec, say: Callable[[str], None] = print) -> bool:

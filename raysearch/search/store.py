@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raysearch.search.records import TRIALS_FILE
+from raysearch.search.records import TRIALS_FILE, TRIALS_JOURNAL, TrialRecord, trials_text
 
 SPEC_FILE = "raysearch.json"
 # Tune's own folder inside the experiment: on a restore Tune copies every .json and .pkl of its
@@ -23,13 +23,21 @@ SPEC_FILE = "raysearch.json"
 # stale copies of trials.json and asha.json over the live ones
 TUNE_DIR = "tune"
 SIGNATURES_FILE = "signatures.json"  # raysearch.search.signing
-STUDY_FILE = "optuna.db"  # the Optuna study, SQLite, unless --optuna-storage says otherwise
-RECORDS = (SPEC_FILE, TRIALS_FILE, "asha.json", STUDY_FILE, SIGNATURES_FILE)
+# the Optuna study, unless --optuna-storage says otherwise: Optuna's JournalStorage on a file (an
+# append-only log). Its writes cost a tenth of SQLite's per trial (BENCHMARKS.md, issue 20);
+# optuna-dashboard and optuna.load_study open it as well
+STUDY_FILE = "optuna.journal"
+ASHA_FILE, ASHA_JOURNAL = "asha.json", "asha.journal"  # raysearch.search.asha
+RECORDS = (SPEC_FILE, TRIALS_FILE, TRIALS_JOURNAL, ASHA_FILE, ASHA_JOURNAL, STUDY_FILE,
+           SIGNATURES_FILE)
+# a journal is compacted into its file once it has grown past the file (and this): each event
+# then costs one appended line and, amortised, one more line's worth of rewriting
+COMPACT_BYTES = 1 << 20
 
 
 def default_storage_url(experiment: Path) -> str:
-    """The study's SQLite URL inside the experiment folder."""
-    return f"sqlite:///{Path(experiment).resolve() / STUDY_FILE}"
+    """The study's storage inside the experiment folder (``journal:PATH``, studies.study_storage)."""
+    return f"journal:{Path(experiment).resolve() / STUDY_FILE}"
 
 
 def is_uri(path: str) -> bool:
@@ -41,8 +49,12 @@ def join(root: str, *parts: str) -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, default=str))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -70,6 +82,32 @@ class RecordStore:
     def write_json(self, name: str, data: Any) -> None:
         write_json_atomic(self.folder / name, data)
         self.upload(name)
+
+    def write_text(self, name: str, text: str) -> None:
+        write_text_atomic(self.folder / name, text)
+        self.upload(name)
+
+    def append_text(self, name: str, text: str) -> int:
+        """Append to a journal (its lines end with a newline); returns the bytes written."""
+        with (self.folder / name).open("a") as f:
+            f.write(text)
+        self.upload(name)
+        return len(text)
+
+    def remove(self, name: str) -> None:
+        """Delete a record here and at the storage (a journal just compacted into its file)."""
+        (self.folder / name).unlink(missing_ok=True)
+        if self.remote is None:
+            return
+        from pyarrow import fs
+
+        remote_fs, root = self._fs()
+        if remote_fs.get_file_info(f"{root}/{name}").type == fs.FileType.File:
+            remote_fs.delete_file(f"{root}/{name}")
+
+    def size(self, name: str) -> int:
+        path = self.folder / name
+        return path.stat().st_size if path.exists() else 0
 
     def upload(self, name: str) -> None:
         """Copy one local record to the storage (no-op without a remote)."""
@@ -135,3 +173,13 @@ def earlier_experiment(name: str, results: Path, option: str = "--warm-start") -
         raise UserError(f"{option} {name}: no experiment {name!r} in {results} (give the name of "
                         "an earlier search in --results)")
     return folder
+
+
+def write_trials(store: RecordStore, trials: list[TrialRecord]) -> int:
+    """``trials.json`` with every record, its journal then dropped; returns the file's size.
+    A reader between the two sees each journal line at most as new as the file's copy (the same
+    revision), which it does not take."""
+    text = trials_text([t.to_line() for t in sorted(trials, key=lambda t: t.number)])
+    store.write_text(TRIALS_FILE, text)
+    store.remove(TRIALS_JOURNAL)
+    return len(text)

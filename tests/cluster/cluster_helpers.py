@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -34,5 +33,7 @@ def run_cli(*args: str, timeout: float = 300, expect: int = 0) -> str:
 
 
 def read_trials(results: Path, name: str) -> list[dict[str, Any]]:
-    trials: list[dict[str, Any]] = json.loads((results / name / "trials.json").read_text())
-    return trials
+    """The experiment's records (trials.json with its journal) as JSON objects."""
+    from raysearch.search.records import read_trials as records
+
+    return [t.to_json() for t in records(results / name)]

@@ -110,8 +110,7 @@ def _kill_when_training_on(node: dict[str, Any], results: Path, name: str, state
     """Wait until a trial on ``node`` has reported ``min_epochs`` epochs, then kill the node."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        path = results / name / "trials.json"
-        trials = json.loads(path.read_text()) if path.exists() else []
+        trials = read_trials(results, name)
         on = [t for t in trials if t.get("node_id") == node["node_id"] and t["state"] == "RUNNING"
               and t["epochs"] >= min_epochs]
         if on:

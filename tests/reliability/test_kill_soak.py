@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for, write_space
+from tests.search.survive_helpers import cli, kill_driver, read_records, wait_for, write_space
 
 NUM_SAMPLES, EPOCHS, KILLS, SEED = 6, 4, 5, 20261202
 
@@ -33,7 +33,7 @@ def test_five_kills_at_seeded_moments_lose_no_finished_trial(tmp_path: Path) -> 
                "--max-epochs", str(EPOCHS), "--max-concurrent", "2", "--grace-period", "2", *args,
                log=tmp_path / "run0.log")
     def epochs() -> int:
-        return sum(len(t["history"]) for t in read_json(trials_json) or [])
+        return sum(len(t["history"]) for t in read_records(trials_json) or [])
 
     for k in range(KILLS):
         # each kill lands while trials train: after this run's first new epoch, then a random wait
@@ -44,7 +44,7 @@ def test_five_kills_at_seeded_moments_lose_no_finished_trial(tmp_path: Path) -> 
         if proc.poll() is not None:
             break  # the search finished before this kill
         kill_driver(proc)
-        at_kill = read_json(trials_json) or []
+        at_kill = read_records(trials_json) or []
         kills.append({"wait_s": round(delay, 1), "epochs": sum(len(t["history"]) for t in at_kill),
                       "ended": sum(t["state"] == "TERMINATED" for t in at_kill),
                       "running": sum(t["state"] == "RUNNING" for t in at_kill)})
@@ -53,7 +53,7 @@ def test_five_kills_at_seeded_moments_lose_no_finished_trial(tmp_path: Path) -> 
                 assert finished.setdefault(t["trial_id"], t) == t, f"kill {k}: a finished trial changed"
         proc = cli("resume", name, *args, log=tmp_path / f"run{k + 1}.log")
     assert proc.wait(timeout=900) == 0, (tmp_path / f"run{len(kills)}.log").read_text()[-3000:]
-    final = read_json(trials_json)
+    final = read_records(trials_json)
     by_id = {t["trial_id"]: t for t in final}
     for tid, before in finished.items():
         assert by_id[tid] == before, "a trial that had finished was changed by a later resume"

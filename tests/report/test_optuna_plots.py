@@ -64,10 +64,10 @@ def test_every_optuna_figure_is_drawn_without_leaking_pyplot_state(tmp_path: Pat
     import matplotlib.pyplot as plt
 
     style = dict(matplotlib.rcParams)
-    plots, source = study_plots(_experiment(tmp_path, study_url=f"sqlite:///{tmp_path}/optuna.db"))
+    plots, source = study_plots(_experiment(tmp_path, study_url=f"journal:{tmp_path}/optuna.journal"))
     assert source.startswith("a study rebuilt in memory from trials.json")
-    assert f"{tmp_path}/optuna.db is missing" in source
-    assert not (tmp_path / "optuna.db").exists()  # looking for it did not create it
+    assert f"{tmp_path}/optuna.journal is missing" in source
+    assert not (tmp_path / "optuna.journal").exists()  # looking for it did not create it
     assert [p.name for p in plots] == ["optimization_history", "timeline", "contour", "edf"]
     for p in plots:
         assert p.png is not None, p.caption

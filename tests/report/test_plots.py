@@ -22,6 +22,7 @@ from raysearch.inference import generate
 from raysearch.models import build_generator
 from raysearch.search.experiment import open_experiment
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
+from raysearch.search.studies import study_storage
 from raysearch.train.loop import validation_pairs
 from raysearch.train.samples import to_uint8
 
@@ -71,7 +72,7 @@ def test_plot_writes_every_figure_and_a_self_contained_report(
         assert base64.b64encode((out / "contour.png").read_bytes()).decode() in html
     else:
         assert "contour plots need at least 2 COMPLETE trials" in html
-    assert html.count(f"from Optuna&#x27;s stored study (sqlite:///{results / NAME}/optuna.db)") >= 3
+    assert html.count(f"from Optuna&#x27;s stored study (journal:{results / NAME}/optuna.journal)") >= 3
     assert "src='http" not in html and "<link" not in html  # nothing fetched from elsewhere
     for t in trials:
         assert f"<td>{t['number']}</td>" in html
@@ -106,13 +107,13 @@ def test_plot_on_a_search_still_running(results: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_optuna_figures_fall_back_to_a_study_rebuilt_from_trials_json(
         results: Path, tmp_path: Path) -> None:
-    """The experiment copied without optuna.db: the same figures, from the records, said so."""
+    """The experiment copied without its study: the same figures, from the records, said so."""
     import optuna
 
     exp = tmp_path / "copy"
-    shutil.copytree(results / NAME, exp, ignore=shutil.ignore_patterns("trial_*", "optuna.db"))
+    shutil.copytree(results / NAME, exp, ignore=shutil.ignore_patterns("trial_*", "optuna.journal"))
     spec = json.loads((exp / "raysearch.json").read_text())
-    spec["study_url"] = f"sqlite:///{exp / 'optuna.db'}"  # what a search run here would say
+    spec["study_url"] = f"journal:{exp / 'optuna.journal'}"  # what a search run here would say
     (exp / "raysearch.json").write_text(json.dumps(spec))
     out = tmp_path / "out"
     main(["plot", str(exp), "--out", str(out), "--no-samples"])
@@ -120,13 +121,14 @@ def test_optuna_figures_fall_back_to_a_study_rebuilt_from_trials_json(
     for name in OPTUNA_FIGURES:
         _check_png(out / f"{name}.png")
         assert base64.b64encode((out / f"{name}.png").read_bytes()).decode() in html
-    assert f"a study rebuilt in memory from trials.json ({exp / 'optuna.db'} is missing)" in html
+    assert f"a study rebuilt in memory from trials.json ({exp / 'optuna.journal'} is missing)" in html
     assert "stored study" not in html
-    assert not (exp / "optuna.db").exists()  # looking for the study did not create one
+    assert not (exp / "optuna.journal").exists()  # looking for the study did not create one
     # the rebuilt study holds what the search told the stored one: states and final values
     from raysearch.report.optuna_plots import rebuilt_study
 
-    stored = optuna.load_study(study_name=NAME, storage=f"sqlite:///{results / NAME / 'optuna.db'}")
+    stored = optuna.load_study(study_name=NAME, storage=study_storage(
+        f"journal:{results / NAME / 'optuna.journal'}"))
     rebuilt = rebuilt_study(open_experiment(str(exp)))
     assert [(t.state, t.value) for t in rebuilt.trials] == [(t.state, t.value) for t in stored.trials]
 

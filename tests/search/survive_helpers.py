@@ -40,6 +40,27 @@ def read_json(path: Path) -> Any:
         return None
 
 
+def read_records(trials_json: Path) -> list[dict[str, Any]] | None:
+    """The records of the experiment that holds ``trials_json`` (the file with its journal) as
+    JSON objects, or None while there are none or one is half-written."""
+    from raysearch.errors import UserError
+    from raysearch.search.records import read_trials
+
+    try:
+        return [t.to_json() for t in read_trials(trials_json.parent)] or None
+    except (OSError, UserError):
+        return None
+
+
+def read_asha(asha_json: Path) -> dict[str, Any] | None:
+    """ASHA's recorded rungs in the experiment that holds ``asha_json`` (the file with its
+    journal), as ``asha.json`` holds them."""
+    from raysearch.search.asha import read_asha_state
+    from raysearch.search.store import RecordStore
+
+    return read_asha_state(RecordStore(str(asha_json.parent)))
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float, proc: Any = None) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

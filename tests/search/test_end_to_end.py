@@ -12,6 +12,7 @@ from raysearch.build import validate_names
 from raysearch.errors import UserError
 from raysearch.search.experiment import open_experiment, pull_checkpoint, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
+from raysearch.search.studies import study_storage
 
 SPACE = """
 description: tiny end-to-end test space
@@ -51,7 +52,7 @@ def test_search_end_to_end(ray_local: None, tmp_path: Path) -> None:
         assert [h["epoch"] for h in t.history] == list(range(1, t.epochs + 1))
     assert len({tuple(sorted(t.params.items())) for t in exp.trials}) == 5
     # the study, opened with Optuna itself: ASHA's stops are PRUNED with every epoch's value
-    study = optuna.load_study(study_name="e2e", storage=exp.spec["study_url"])
+    study = optuna.load_study(study_name="e2e", storage=study_storage(exp.spec["study_url"]))
     told = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
     for t in exp.trials:
         assert told[t.trial_id].state.name == ("PRUNED" if t.stopped_early else "COMPLETE")

@@ -13,7 +13,8 @@ import pytest
 from raysearch.build import validate_names
 from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
-from tests.search.survive_helpers import read_json, wait_for, write_space
+from raysearch.search.studies import study_storage
+from tests.search.survive_helpers import read_records, wait_for, write_space
 
 NAN = "loss.l1_hole"  # 1e308 overflows the loss in the first step: a real divergence
 HEALTHY, OVERFLOW = 6.0, 1.0e308
@@ -23,7 +24,7 @@ def _kill_first_healthy_trial(trials_json: Path, killed: dict) -> None:
     """SIGKILL the process of the first healthy trial as soon as its first checkpoint is in."""
 
     def target() -> dict | None:
-        for t in read_json(trials_json) or []:
+        for t in read_records(trials_json) or []:
             # Tune has registered the epoch's checkpoint (it does so after the result itself)
             if t["params"].get(NAN) == HEALTHY and t["state"] == "RUNNING" and t["epochs"] == 1 \
                     and "1" in t["checkpoints"]:
@@ -82,7 +83,7 @@ def test_nan_ends_its_trial_and_a_killed_trial_resumes_from_its_checkpoint(
         assert len(on_disk) <= 2, (t.number, on_disk)
         assert sorted(Path(p).name for p in t.checkpoints.values()) == on_disk
     # Optuna: the diverged trial is PRUNED with its reason (TPE learns from it), not COMPLETE
-    study = optuna.load_study(study_name="failures", storage=exp.spec["study_url"])
+    study = optuna.load_study(study_name="failures", storage=study_storage(exp.spec["study_url"]))
     by_tune_id = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
     for t in diverged:
         told = by_tune_id[t.trial_id]
@@ -111,6 +112,6 @@ def test_a_config_that_cannot_train_ends_its_trial_without_retries(tmp_path: Pat
     assert bad.state == "ERROR" and bad.retries == 0 and bad.diverged, status_table(exp)
     assert bad.error and bad.error.startswith("invalid config: device cuda"), bad.error
     assert good.state == "TERMINATED"
-    study = optuna.load_study(study_name="nocuda", storage=exp.spec["study_url"])
+    study = optuna.load_study(study_name="nocuda", storage=study_storage(exp.spec["study_url"]))
     told = {t.user_attrs["tune_trial_id"]: t for t in study.trials}[bad.trial_id]
     assert told.state == optuna.trial.TrialState.FAIL  # TPE ignores it rather than learning from it

@@ -3,9 +3,12 @@ replaces what an earlier run said about that epoch and after it, its exploit inc
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from raysearch.search.recorder import TrialRecorder
 from raysearch.search.records import read_trials
@@ -49,3 +52,89 @@ def test_an_epoch_trained_again_without_the_exploit_drops_it(tmp_path: Path) -> 
     (a,) = [r for r in read_trials(tmp_path) if r.trial_id == "a"]
     assert a.exploits == []
     assert [h["optim_lr_g"] for h in a.history] == [2e-3, 2e-3, 2e-3]
+
+
+def test_an_event_appends_the_records_it_changed_and_readers_merge_them(tmp_path: Path) -> None:
+    """trials.json is not rewritten for each event (issue 20): the records an event changed go
+    to trials.journal, one line each; a reader takes the newest copy of each record."""
+    _member(tmp_path)
+    journal = (tmp_path / "trials.journal").read_text().splitlines()
+    assert not (tmp_path / "trials.json").exists()
+    # both trials added (one line each), then two results of one trial: one line each
+    assert [json.loads(x)["trial_id"] for x in journal] == ["a", "b", "a", "a"]
+    assert [r.epochs for r in read_trials(tmp_path)] == [2, 0]
+    # the driver dies mid-line: the line cut short is left out
+    with (tmp_path / "trials.journal").open("a") as f:
+        f.write(journal[-1][:40])
+    assert [r.epochs for r in read_trials(tmp_path)] == [2, 0]
+
+
+def test_the_journal_is_compacted_once_it_outgrows_trials_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import raysearch.search.recorder as recorder
+
+    monkeypatch.setattr(recorder, "COMPACT_BYTES", 3000)
+    rec, member = _member(tmp_path)
+    sizes = []
+    for epoch in range(3, 40):
+        rec.on_trial_result(0, [], member, _result(epoch, 2e-3))
+        sizes.append(((tmp_path / "trials.json").stat().st_size
+                      if (tmp_path / "trials.json").exists() else 0,
+                      (tmp_path / "trials.journal").stat().st_size
+                      if (tmp_path / "trials.journal").exists() else 0))
+    assert (tmp_path / "trials.json").exists()
+    assert all(j <= max(f, 3000) + 3000 for f, j in sizes)  # never far past the threshold
+    assert any(j == 0 for _f, j in sizes[5:])  # compacted more than once as the file grew
+    assert [len(r.history) for r in read_trials(tmp_path)] == [39, 0]
+
+
+def test_a_reader_between_a_compaction_and_the_journal_s_removal_gets_the_newest(
+        tmp_path: Path) -> None:
+    from raysearch.search.store import RecordStore, write_trials
+
+    rec, member = _member(tmp_path)
+    old_journal = (tmp_path / "trials.journal").read_text()
+    rec.on_trial_result(0, [], member, _result(3, 2e-3))
+    write_trials(RecordStore(str(tmp_path)), list(rec.records.values()))
+    (tmp_path / "trials.journal").write_text(old_journal)  # the old lines, not yet removed
+    assert [r.epochs for r in read_trials(tmp_path)] == [3, 0]
+
+
+def test_trials_json_holds_every_record_as_trials_json_writes_it(tmp_path: Path) -> None:
+    """After the journal is compacted, trials.json holds every record as trials_json has it."""
+    from raysearch.search.records import trials_json
+
+    rec, member = _member(tmp_path)
+    rec.on_trial_result(0, [], member, _result(3, 2e-3))
+    rec.on_trial_complete(0, [], member)
+    rec.on_experiment_end([])  # the search has ended: one trials.json, no journal
+    assert not (tmp_path / "trials.journal").exists()
+    on_disk = json.loads((tmp_path / "trials.json").read_text())
+    assert on_disk == json.loads(json.dumps(trials_json(list(rec.records.values())), default=str))
+    assert [t["trial_id"] for t in on_disk] == ["a", "b"] and on_disk[0]["state"] == "TERMINATED"
+
+
+def test_the_running_tally_matches_a_count_of_every_record(tmp_path: Path) -> None:
+    from raysearch.search.progress import Tally
+
+    rec, member = _member(tmp_path)
+    other = SimpleNamespace(trial_id="b", config={"optim.lr_g": 1e-3}, path=str(tmp_path / "b"))
+    rec.on_trial_result(0, [], other, _result(1, 1e-3) | {"val_psnr": 30.0})
+    rec.on_trial_complete(0, [], other)
+    rec.on_trial_result(0, [], member, _result(3, 2e-3))
+    rec.on_trial_error(0, [], SimpleNamespace(trial_id="a", config={}, path="", error_file=None))
+    fresh = Tally("val_psnr", "max", rec.records.values())
+    kept = rec.tally
+    assert (kept.done, kept.running, kept.stopped, kept.failed) == \
+        (fresh.done, fresh.running, fresh.stopped, fresh.failed) == (2, 0, 1, 1)
+    assert kept.best is fresh.best is rec.records["b"]
+
+
+def test_a_record_looked_at_but_not_changed_is_not_written_again(tmp_path: Path) -> None:
+    rec, member = _member(tmp_path)
+    rec.on_trial_complete(0, [], member)
+    before = (tmp_path / "trials.journal").read_text()
+    rec.on_trial_complete(0, [], member)  # Tune restarts a finished trial after a resume
+    assert (tmp_path / "trials.journal").read_text() == before
+    (a,) = [r for r in read_trials(tmp_path) if r.trial_id == "a"]
+    assert a.revision == rec.records["a"].revision == 4  # added, 2 epochs, ended

@@ -20,7 +20,7 @@ from raysearch.build import validate_names
 from raysearch.config import Config
 from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
-from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for, write_space
+from tests.search.survive_helpers import cli, kill_driver, read_records, wait_for, write_space
 
 POPULATION, EPOCHS = 2, 4  # 4: the kill window (both members mid-way) lasts 2-3 epochs
 SNAPSHOT_S = 1.0  # Tune snapshots its state every second (runner.snapshot_often)
@@ -43,7 +43,7 @@ def source(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _mid_way(trials_json: Path) -> bool:
-    trials = read_json(trials_json) or []
+    trials = read_records(trials_json) or []
     return len(trials) == POPULATION and all(1 <= t["epochs"] < EPOCHS for t in trials)
 
 
@@ -70,7 +70,7 @@ def refined(source: Path) -> dict[str, Any]:
     finally:
         stragglers = kill_driver(driver)
     assert stragglers is not None
-    at_kill = read_json(trials_json)
+    at_kill = read_records(trials_json)
     resumed = cli("resume", "src-refine", *args, log=logs / "resume.log")
     try:
         assert resumed.wait(timeout=300) == 0, (logs / "resume.log").read_text()[-3000:]

@@ -10,7 +10,8 @@ import optuna
 import pytest
 
 from raysearch.search.experiment import open_experiment, status_table
-from tests.search.survive_helpers import cli, kill_driver, read_json, wait_for, write_space
+from raysearch.search.studies import study_storage
+from tests.search.survive_helpers import cli, kill_driver, read_asha, read_records, wait_for, write_space
 
 NUM_SAMPLES = 5
 EPOCHS = 4
@@ -19,7 +20,7 @@ SNAPSHOT_S = 1.0  # raysearch has Tune snapshot its experiment state every secon
 
 def _progress(trials_json: Path) -> list[dict] | None:
     """Enough happened to make the kill interesting: a trial ended, another is mid-way."""
-    trials = read_json(trials_json) or []
+    trials = read_records(trials_json) or []
     ended = [t for t in trials if t["state"] == "TERMINATED"]
     running = [t for t in trials if t["state"] == "RUNNING" and 1 <= t["epochs"] < EPOCHS]
     return running if ended and running else None
@@ -32,7 +33,7 @@ def _ready_to_kill(trials_json: Path) -> list[dict] | None:
     if not mid_way:
         return None
     time.sleep(SNAPSHOT_S + 0.3)
-    running = {t["trial_id"] for t in read_json(trials_json) or [] if t["state"] == "RUNNING"}
+    running = {t["trial_id"] for t in read_records(trials_json) or [] if t["state"] == "RUNNING"}
     return [t for t in mid_way if t["trial_id"] in running] or None
 
 
@@ -60,8 +61,8 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     finally:
         stragglers = kill_driver(driver)
     assert stragglers == [], f"Ray processes outlived their killed driver: {stragglers}"
-    at_kill = read_json(exp / "trials.json")  # the records as the driver left them
-    rungs_at_kill = _rung_entries(read_json(exp / "asha.json"))
+    at_kill = read_records(exp / "trials.json")  # the records as the driver left them
+    rungs_at_kill = _rung_entries(read_asha(exp / "asha.json"))
     finished_at_kill = {t["trial_id"]: t for t in at_kill if t["state"] == "TERMINATED"}
     running_at_kill = {t["trial_id"]: t for t in at_kill if t["state"] == "RUNNING"}
     assert finished_at_kill and rungs_at_kill
@@ -79,7 +80,7 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
     configs = [json.dumps(t.params, sort_keys=True) for t in final.trials]
     assert len(set(configs)) == len(configs), "a configuration ran twice"
     # trials that had finished were not touched
-    by_id = {t["trial_id"]: t for t in read_json(exp / "trials.json")}  # as written, to compare
+    by_id = {t["trial_id"]: t for t in read_records(exp / "trials.json")}  # as written, to compare
     for tid, before in finished_at_kill.items():
         assert by_id[tid] == before
     # trials that were running went on from their last checkpoint, not from epoch 1
@@ -95,13 +96,13 @@ def test_sigkill_then_resume_completes_the_search(tmp_path: Path) -> None:
         assert resumed and min(resumed) >= 1, after["history"]
         assert after["rerun_epochs"] < running_at_kill[tid]["epochs"], "restarted from scratch"
     # ASHA kept its rungs: every record made before the kill is still there, with new ones
-    rungs = _rung_entries(read_json(exp / "asha.json"))
+    rungs = _rung_entries(read_asha(exp / "asha.json"))
     assert rungs_at_kill <= rungs
     assert {tid for _, tid, _ in rungs} - {tid for _, tid, _ in rungs_at_kill}
     # the same Optuna study went on; ASHA's stops are PRUNED with their intermediate values
     url = json.loads((exp / "raysearch.json").read_text())["study_url"]
-    assert [s.study_name for s in optuna.get_all_study_summaries(url)] == [name]
-    study = optuna.load_study(study_name=name, storage=url)
+    assert [s.study_name for s in optuna.get_all_study_summaries(study_storage(url))] == [name]
+    study = optuna.load_study(study_name=name, storage=study_storage(url))
     told = [t for t in study.trials if t.state != optuna.trial.TrialState.FAIL]
     assert sorted(t.user_attrs["tune_trial_id"] for t in told) == sorted(t.trial_id for t in live)
     for t in told:
@@ -131,7 +132,7 @@ def test_resuming_what_cannot_be_resumed_says_why(tmp_path: Path,
     exp.mkdir()
     (exp / "raysearch.json").write_text(json.dumps({
         "spec": {"name": "early", "results": str(tmp_path), "num_samples": 2},
-        "metric": "val_psnr", "mode": "max", "study_url": f"sqlite:///{exp / 'optuna.db'}"}))
+        "metric": "val_psnr", "mode": "max", "study_url": f"journal:{exp / 'optuna.journal'}"}))
     with pytest.raises(SystemExit) as e:
         main(["resume", "early", "--results", str(tmp_path)])
     assert e.value.code == 2 and "holds no Ray Tune state" in capsys.readouterr().err

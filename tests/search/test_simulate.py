@@ -10,10 +10,12 @@ import pytest
 
 from raysearch.config import Config
 from raysearch.errors import UserError
+from raysearch.search.asha import read_asha_state
 from raysearch.search.compare import STRATEGIES, compare_strategies
 from raysearch.search.recorder import read_trials
 from raysearch.search.runner import SPEC_FILE, SearchSpec
 from raysearch.search.simulate import CurveTable, simulate_search
+from raysearch.search.store import RecordStore
 from raysearch.search.strategy import Strategy
 
 EPOCHS = 4
@@ -171,7 +173,9 @@ def test_gp_with_hyperband_then_a_warm_start_through_the_real_search(ray_local: 
                      seed=1, startup_trials=3, max_concurrent=2)
     trials = read_trials(simulate_search(table, first, seconds_per_epoch=0.01, say=lambda _m: None))
     assert len(trials) == 12
-    placed = json.loads((first.experiment / "asha.json").read_text())["bracket_of"]
+    asha = read_asha_state(RecordStore(str(first.experiment)))
+    assert asha is not None
+    placed = asha["bracket_of"]
     by_id = {t.trial_id: t for t in trials}
     assert len(set(placed.values())) >= 2 and set(placed) == set(by_id)
     # the last bracket's only rung is the last epoch: its trials are never stopped early

@@ -57,7 +57,7 @@ def test_each_ending_is_told_as_what_it_was(tmp_path: Path) -> None:
     s.on_trial_result("dead", _result(1, 18.0))
     s.on_trial_complete("dead", _result(1, 18.0), error=True)
 
-    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    study = optuna.load_study(study_name="s", storage=study_storage(default_storage_url(tmp_path)))
     got = {t.user_attrs[TUNE_ID_ATTR]: t for t in study.trials}
     assert got["full"].state == TrialState.COMPLETE and got["full"].value == 22.0
     assert got["full"].intermediate_values == {1: 20.0, 2: 21.0, 3: 22.0}
@@ -74,7 +74,7 @@ def test_several_objectives_are_told_together(tmp_path: Path) -> None:
     s = _searcher(tmp_path, metric=["val_psnr", "generator_params"], mode=["max", "min"])
     s.on_trial_complete("a", _run(s, "a", [20.0, 21.0, 22.0]))
     s.on_trial_complete("b", _run(s, "b", [15.0]))
-    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    study = optuna.load_study(study_name="s", storage=study_storage(default_storage_url(tmp_path)))
     a, b = study.trials
     assert a.state == TrialState.COMPLETE and a.values == [22.0, 3000.0]
     assert b.state == TrialState.PRUNED
@@ -93,28 +93,33 @@ def test_restore_keeps_running_trials_and_fails_the_ones_tune_never_saved(tmp_pa
 
     restored = _searcher(tmp_path)
     restored.restore(str(snapshot))
-    study = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path))
+    study = optuna.load_study(study_name="s", storage=study_storage(default_storage_url(tmp_path)))
     by_number = {t.number: t for t in study.trials}
     assert by_number[2].state == TrialState.FAIL  # the lost one
     assert study.user_attrs["raysearch_lost_trials"] == [2]
     # the running trial goes on in the same study, re-reporting epoch 2 from its checkpoint
     restored.on_trial_result("running", _result(2, 19.5))
     restored.on_trial_complete("running", _result(3, 20.0))
-    running = optuna.load_study(study_name="s", storage=default_storage_url(tmp_path)).trials[1]
+    stored = study_storage(default_storage_url(tmp_path))
+    running = optuna.load_study(study_name="s", storage=stored).trials[1]
     assert running.state == TrialState.COMPLETE and running.intermediate_values == {
         1: 18.0, 2: 19.5, 3: 20.0}
     # a finished trial that Tune restarts anyway is left as it was told
     restored.on_trial_complete("done", None)
-    assert optuna.load_study(study_name="s", storage=default_storage_url(tmp_path)).trials[0].value == 22.0
+    assert optuna.load_study(study_name="s", storage=stored).trials[0].value == 22.0
     # and the next suggestion is not the lost trial's configuration again
     assert restored.suggest("next") != lost_params
 
 
-def test_the_study_is_a_sqlite_file_in_the_experiment(tmp_path: Path) -> None:
+def test_the_study_is_a_journal_file_in_the_experiment_that_optuna_opens(tmp_path: Path) -> None:
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
     _searcher(tmp_path, name="exp-1")
-    assert (tmp_path / "optuna.db").is_file()
-    assert [s.study_name for s in optuna.get_all_study_summaries(default_storage_url(tmp_path))] == [
-        "exp-1"]
+    assert default_storage_url(tmp_path) == f"journal:{tmp_path.resolve() / 'optuna.journal'}"
+    # what README tells a user to write (optuna-dashboard takes the same file's path)
+    storage = JournalStorage(JournalFileBackend(str(tmp_path / "optuna.journal")))
+    assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == ["exp-1"]
 
 
 def test_a_journal_file_holds_the_study_and_survives_a_pickle(tmp_path: Path) -> None:
@@ -129,7 +134,7 @@ def test_a_journal_file_holds_the_study_and_survives_a_pickle(tmp_path: Path) ->
     trials = optuna.load_study(study_name="s", storage=again).trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.PRUNED]
     assert open_study(url, "s").trials[0].value == 22.0
-    assert not (tmp_path / "optuna.db").exists()
+    assert not (tmp_path / "optuna.journal").exists()  # not the default file as well
 
 
 @pytest.mark.slow
@@ -140,7 +145,7 @@ def test_sqlite_waits_for_a_busy_database(tmp_path: Path) -> None:
     import threading
     import time
 
-    url = default_storage_url(tmp_path)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"  # --optuna-storage sqlite:///...
     study_storage(url)  # creates the schema
     held = threading.Event()
 
@@ -159,3 +164,25 @@ def test_sqlite_waits_for_a_busy_database(tmp_path: Path) -> None:
     optuna.create_study(study_name="late", storage=study_storage(url))
     thread.join()
     assert time.perf_counter() - t0 > 5.0
+
+
+def test_the_driver_s_journal_is_read_by_optuna_s_own_backend(tmp_path: Path) -> None:
+    """The experiment's own study is written without Optuna's file lock and fsync (the driver
+    is its only writer): what it writes is what Optuna's backend reads, also after a pickle."""
+    import pickle
+
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from raysearch.search.studies import DriverJournal
+
+    written = study_storage(default_storage_url(tmp_path), single_writer=True)
+    assert isinstance(written._backend, DriverJournal)  # type: ignore[attr-defined]
+    s = StudySearch(space=SPACE.define_by_run(), metric="val_psnr", mode="max", seed=0,
+                    study_name="s", storage=pickle.loads(pickle.dumps(written)), max_t=EPOCHS)
+    s.on_trial_complete("full", _run(s, "full", [20.0, 21.0, 22.0]))
+    s.on_trial_complete("asha", _run(s, "asha", [15.0]))
+    read = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(
+        str(tmp_path / "optuna.journal"))))
+    assert [(t.state, t.value, t.intermediate_values) for t in read.trials] == [
+        (TrialState.COMPLETE, 22.0, {1: 20.0, 2: 21.0, 3: 22.0}), (TrialState.PRUNED, 15.0, {1: 15.0})]

@@ -147,7 +147,8 @@ def _get(app: Any, path: str) -> tuple[str, dict[str, Any]]:
 def test_optuna_dashboard_serves_the_study(logged: Experiment) -> None:
     optuna_dashboard = pytest.importorskip(
         "optuna_dashboard", reason="optuna-dashboard is an extra: pip install 'raysearch[dashboard]'")
-    app = optuna_dashboard.wsgi(logged.spec["study_url"])  # what optuna-dashboard URL serves
+    # what `optuna-dashboard results/NAME/optuna.journal` serves (a journal file is given by path)
+    app = optuna_dashboard.wsgi(str(logged.path / "optuna.journal"))
     status, listed = _get(app, "/api/studies")
     assert status.startswith("200")
     (study,) = [s for s in listed["study_summaries"] if s["study_name"] == "trk"]

@@ -150,7 +150,7 @@ def test_other_objectives_and_a_missing_study_are_refused(tmp_path: Path) -> Non
     old = earlier_search(tmp_path, "psnr", WIDE)
     with pytest.raises(UserError, match=r"it optimised val_psnr \(max\), this search val_ssim"):
         prepare_search(new_spec(tmp_path, WIDE, ("psnr",), metric="val_ssim"), say=lambda _m: None)
-    (old.experiment / "optuna.db").unlink()
-    with pytest.raises(UserError, match="its Optuna study sqlite:///.* is gone"):
+    (old.experiment / "optuna.journal").unlink()
+    with pytest.raises(UserError, match="its Optuna study journal:.* is gone"):
         prepare_search(new_spec(tmp_path, WIDE, ("psnr",)), say=lambda _m: None)
-    assert not (old.experiment / "optuna.db").exists()  # not created empty by looking
+    assert not (old.experiment / "optuna.journal").exists()  # not created empty by looking
