@@ -48,11 +48,10 @@ class TrialRecorder(Callback):
 
     def _load(self) -> None:
         self.records: dict[str, TrialRecord] = {r.trial_id: r for r in read_trials(self.path.parent)}
-        # an event appends the records it changed (_record marks them) to trials.journal; the
-        # whole trials.json is rewritten only once the journal outgrows it (store.COMPACT_BYTES)
-        self._changed: set[str] = set()
+        # an event appends the records it changed (each callback passes them to _save) to
+        # trials.journal; trials.json is rewritten only once the journal outgrows it
+        # (store.COMPACT_BYTES)
         self._trials_seen = 0  # the length of Tune's trial list at the last look
-        self._written = {tid: r.to_line() for tid, r in self.records.items()}  # as last written
         self.tally = Tally(self.metric, self.mode, self.records.values())
         self._file_bytes = self.store.size(TRIALS_FILE)
         self._journal_bytes = self.store.size(TRIALS_JOURNAL)
@@ -68,23 +67,17 @@ class TrialRecorder(Callback):
         # (Tune's list only grows: look through it only when it has, not at every step)
         if len(trials) != self._trials_seen:
             self._trials_seen = len(trials)
-            new = [t for t in trials if t.trial_id not in self.records]
-            for trial in new:
-                self._record(trial)
-            if new:
-                self._save()
+            self._save(*(self._record(t) for t in trials if t.trial_id not in self.records))
         if self._reconciled:
             return
         self._reconciled = True
         known = {t.trial_id for t in trials}
         lost = [r for tid, r in self.records.items() if tid not in known and not r.ended]
         for rec in lost:  # started after Tune's last state snapshot, before a driver kill
-            self._changed.add(rec.trial_id)
             rec.state = TrialState.LOST
             rec.error = "lost: the driver died before Ray Tune saved this trial; another trial took its place"
             self.say(f"trial {rec.number:>3} was lost with the driver; a new trial replaces it")
-        if lost:
-            self._save()
+        self._save(*lost)
 
     def _record(self, trial: Any) -> TrialRecord:
         tid = trial.trial_id
@@ -92,21 +85,16 @@ class TrialRecorder(Callback):
             number = max((r.number for r in self.records.values()), default=-1) + 1
             self.records[tid] = TrialRecord(tid, number, params=dict(trial.config),
                                             trial_dir=trial.path)
-        self._changed.add(tid)
         return self.records[tid]
 
-    def _save(self) -> None:
-        lines = []
-        for rec in sorted((self.records[tid] for tid in self._changed), key=lambda r: r.number):
-            if rec.to_line() == self._written.get(rec.trial_id):
-                continue  # looked at, not changed (a finished trial that Tune restarted anyway)
+    def _save(self, *changed: TrialRecord) -> None:
+        """Append the records this event changed to the journal (a new revision of each)."""
+        for rec in changed:
             rec.revision += 1
-            self._written[rec.trial_id] = line = rec.to_line()
-            lines.append(line + "\n")
             self.tally.update(rec)
-        self._changed.clear()
-        if lines:
-            self._journal_bytes += self.store.append_text(TRIALS_JOURNAL, "".join(lines))
+        if changed:
+            self._journal_bytes += self.store.append_text(
+                TRIALS_JOURNAL, "".join(rec.to_line() + "\n" for rec in changed))
         if self._journal_bytes > max(self._file_bytes, COMPACT_BYTES):
             self._compact()
 
@@ -122,7 +110,7 @@ class TrialRecorder(Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
         rec.state = TrialState.RUNNING
-        self._save()
+        self._save(rec)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                         **info: Any) -> None:
@@ -130,7 +118,7 @@ class TrialRecorder(Callback):
         if result.get("diverged"):  # the trial's last word: it stops now, with this reason
             rec.diverged = True
             rec.error = f"{result.get('end_kind', 'diverged')}: {result.get('end_reason', 'non-finite loss')}"
-            self._save()
+            self._save(rec)
             return
         epoch = int(result.get("training_iteration", rec.epochs + 1))
         if epoch <= rec.epochs:  # resumed from an older checkpoint: this epoch is paid twice
@@ -149,7 +137,7 @@ class TrialRecorder(Callback):
             rec.best, rec.best_epoch = kept, epoch
         if result.get("checkpoint_path"):  # multi-worker trials: Train's checkpoint, via metric
             self._checkpoint(rec, epoch, str(result["checkpoint_path"]))
-        self._save()
+        self._save(rec)
         self.say(f"trial {rec.number:>3} epoch {epoch:>3}  {self.metric} {fmt(value):>7}")
 
     def _schedule(self, rec: TrialRecord, epoch: int, config: dict[str, Any],
@@ -178,7 +166,7 @@ class TrialRecorder(Callback):
                       **info: Any) -> None:
         rec = self._record(trial)
         self._checkpoint(rec, rec.epochs, checkpoint.path)
-        self._save()
+        self._save(rec)
 
     def _checkpoint(self, rec: TrialRecord, epoch: int, path: str) -> None:
         rec.checkpoints[str(epoch)] = path
@@ -194,12 +182,12 @@ class TrialRecorder(Callback):
         self.store.upload(STUDY_FILE)  # Optuna was told just before this callback
         if rec.diverged:
             rec.state = TrialState.ERROR
-            self._save()
+            self._save(rec)
             self.say(f"trial {rec.number:>3} ended: {rec.error}")
             return
         rec.state = TrialState.TERMINATED
         rec.stopped_early = rec.epochs < self.max_epochs
-        self._save()
+        self._save(rec)
         how = f"stopped early by ASHA after {rec.epochs} epochs" if rec.stopped_early \
             else f"finished {rec.epochs} epochs"
         best = rec.best.get(self.metric)
@@ -208,7 +196,7 @@ class TrialRecorder(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         rec = self._record(trial)
         rec.state, rec.error = TrialState.ERROR, _error_line(trial)
-        self._save()
+        self._save(rec)
         self.store.upload(STUDY_FILE)
         self.say(f"trial {rec.number:>3} failed: {rec.error}")
 
@@ -220,13 +208,12 @@ class TrialRecorder(Callback):
         rec.failures.append({"epochs": rec.epochs, "node_id": rec.node_id,
                              "node_name": rec.node_name, "error": rec.last_failure})
         rec.state = TrialState.PENDING
-        self._save()
+        self._save(rec)
         self.say(f"trial {rec.number:>3} failed after {rec.epochs} epochs on "
                  f"{rec.node_name or '?'} ({rec.last_failure}); retry {rec.retries} "
                  "from its last checkpoint")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self._save()
         self._compact()  # a search that has ended: one trials.json, no journal
         self.store.upload(STUDY_FILE)
 
