@@ -24,7 +24,7 @@ SPEC_FILE = "raysearch.json"
 TUNE_DIR = "tune"
 SIGNATURES_FILE = "signatures.json"  # raysearch.search.signing
 # the Optuna study, unless --optuna-storage says otherwise: Optuna's JournalStorage on a file (an
-# append-only log). Its writes cost a tenth of SQLite's per trial (BENCHMARKS.md, issue 20);
+# append-only log). The driver's writes cost a twelfth of SQLite's per trial (BENCHMARKS.md);
 # optuna-dashboard and optuna.load_study open it as well
 STUDY_FILE = "optuna.journal"
 ASHA_FILE, ASHA_JOURNAL = "asha.json", "asha.journal"  # raysearch.search.asha
