@@ -79,10 +79,6 @@ def _check_options(rs: RefineSpec) -> None:
     if rs.population < 2:
         raise UserError(f"--population must be at least 2 (PBT copies one member into another), "
                         f"got {rs.population}")
-    if rs.workers_per_trial != 1:
-        raise UserError(f"--workers-per-trial {rs.workers_per_trial}: refine trains each member "
-                        "in one process for now (a multi-worker member reports its checkpoints "
-                        "to Ray Train, not to Tune, so PBT could not clone them); use 1")
     if rs.epochs is not None:
         _check_epochs(rs, rs.epochs)
 
@@ -214,7 +210,8 @@ def prepare_refine(rs: RefineSpec, check: Callable[[Config], None] | None = None
                       seed=rs.seed, workers_per_trial=rs.workers_per_trial,
                       cpus_per_worker=rs.cpus_per_worker, gpus_per_worker=rs.gpus_per_worker,
                       max_concurrent=rs.max_concurrent, keep_checkpoints=rs.keep_checkpoints,
-                      max_failures=rs.max_failures, storage=rs.storage, scheduler="none")
+                      max_failures=rs.max_failures, storage=rs.storage, scheduler="none",
+                      checkpoints_to_tune=True)
     _check_spec(spec)
     if cfg.train.num_threads == 0:
         cfg.train.num_threads = max(1, int(rs.cpus_per_worker))
@@ -316,7 +313,10 @@ def build_refine_tuner(rp: RefinePrepared, say: Callable[[str], None]) -> Any:
         # what PBT mutates; every member's start values come from points_to_evaluate
         param_space={q.name: _domain(q) for q in rp.params},
         tune_config=tune.TuneConfig(search_alg=search, scheduler=make_scheduler(rp),
-                                    num_samples=s.num_samples, reuse_actors=True,
+                                    num_samples=s.num_samples,
+                                    # as a search: a Train driver's thread outlives Tune's reuse
+                                    # window, so multi-worker members start fresh
+                                    reuse_actors=s.workers_per_trial == 1,
                                     trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(
             name=TUNE_DIR, storage_path=s.experiment_uri, verbose=0,

@@ -377,7 +377,8 @@ def _trainable(p: Prepared, data_ref: list[Any]) -> Any:
         t.multi_worker_trial, base=base, data_ref=data_ref, workers=s.workers_per_trial,
         cpus_per_worker=s.cpus_per_worker, gpus_per_worker=s.gpus_per_worker,
         storage=s.experiment_uri, keep_checkpoints=s.keep_checkpoints,
-        metric=p.metric, mode=p.mode, metrics=_metric_names(p), max_failures=s.max_failures)
+        metric=p.metric, mode=p.mode, metrics=_metric_names(p), max_failures=s.max_failures,
+        to_tune=s.checkpoints_to_tune)
     # The driver only waits for its workers, which hold the CPUs/GPUs. Ray refuses an empty
     # request, so the driver reserves a little logical memory instead of a CPU it would block.
     return tune.with_resources(fn, {"cpu": 0, "memory": DRIVER_MEMORY})

@@ -56,6 +56,9 @@ class SearchSpec:
     mlflow_uri: str | None = None  # --logger mlflow's tracking URI; default: SQLite in the experiment
     # --warm-start NAME: earlier searches in --results whose trials the sampler is told first
     warm_start: tuple[str, ...] = ()
+    # refine: a multi-worker member hands each checkpoint to Tune, which PBT clones (a search
+    # leaves them in Ray Train's run and passes their path as a metric)
+    checkpoints_to_tune: bool = False
 
     def __post_init__(self) -> None:
         self.loggers = tuple(self.loggers)  # raysearch.json holds it as a JSON list

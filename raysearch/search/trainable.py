@@ -3,7 +3,10 @@
 A single-worker trial runs the training loop in the trial's own process: no worker group to
 start (that alone took about 25 s here). A trial with ``workers_per_trial > 1`` is a Tune driver
 that builds a Ray Train ``TorchTrainer``; the workers train data-parallel and rank 0's metrics and
-checkpoints reach Tune through ``TuneReportCallback`` (the checkpoint as ``checkpoint_path``).
+checkpoints reach Tune through ``TuneReportCallback`` (the checkpoint as ``checkpoint_path``). In a
+refinement (``to_tune``) they reach Tune as Tune checkpoints instead (``ForwardToTune``), because
+Population Based Training clones a member's Tune checkpoint into another member; each start of
+such a member is its own Train run, from the Tune checkpoint Tune gave it.
 
 A trial whose loss becomes NaN or infinite ends with one last result, ``diverged: True`` and the
 reason, instead of an exception: Tune retries exceptions (a dead worker deserves a retry from its
@@ -12,15 +15,18 @@ checkpoint), but a deterministic divergence would only diverge again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 import ray
 from ray import tune
+from ray.train import UserCallback
 
 from raysearch.config import config_from_dict
 from raysearch.data import FaceData
@@ -121,14 +127,21 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     import ray.train
 
     cfg = config_from_dict(loop_config["config"], where="trial config")
-    resume = _restored(ray.train.get_checkpoint())
+    # this Train run's own latest checkpoint (its worker group restarted), else the Tune
+    # checkpoint the member started from (a refinement's resume or exploit)
+    resume = _restored(ray.train.get_checkpoint() or loop_config.get("start"))
     start = checkpoint_epoch(resume)
     run_dir = Path(tempfile.mkdtemp(prefix="raysearch-worker-"))
     where = {**node_metrics(), **_worker_nodes()}
+    member = loop_config.get("member")
+    lineage = exploited(resume, member) if member else {}
 
     def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        ray.train.report({**metrics, **where, "resumed_from_epoch": start},
+        if ckpt and member:
+            mark_member(ckpt, member, int(metrics["epoch"]))
+        ray.train.report({**metrics, **where, "resumed_from_epoch": start, **lineage},
                          checkpoint=ray.train.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
+        lineage.clear()
 
     try:
         train(cfg, run_dir, data=_data(loop_config["data_ref"]), report=report, resume_from=resume)
@@ -159,34 +172,92 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                        data_ref: list[ray.ObjectRef], workers: int, cpus_per_worker: float,
                        gpus_per_worker: float, storage: str, keep_checkpoints: int,
                        metric: str, mode: str, metrics: list[str] | None = None,
-                       max_failures: int = 0) -> None:
+                       max_failures: int = 0, to_tune: bool = False) -> None:
     """Tune driver for a data-parallel trial: builds and fits a TorchTrainer."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
+    from ray.util.queue import Queue
 
     cfg = trial_config(base, config)
     ctx = tune.get_context()
     resources = {"CPU": cpus_per_worker}
     if gpus_per_worker:
         resources["GPU"] = gpus_per_worker
+    # a stable name: a retried trial finds its Train run and resumes its checkpoint
+    name = f"{ctx.get_experiment_name()}-{ctx.get_trial_id()}"
+    loop_config = {"config": cfg.to_dict(), "data_ref": data_ref, "metrics": metrics or [metric]}
+    queue = None
+    if to_tune:
+        begin = tune.get_checkpoint()
+        loop_config.update(start=begin, member=ctx.get_trial_id())
+        if begin is not None:  # each start from a Tune checkpoint is a run of its own
+            name += "-from-" + hashlib.sha1(begin.path.encode()).hexdigest()[:10]
+        queue = Queue(1, actor_options={"num_cpus": 0})
     trainer = TorchTrainer(
         _train_worker,
-        train_loop_config={"config": cfg.to_dict(), "data_ref": data_ref,
-                           "metrics": metrics or [metric]},
+        train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpus_per_worker > 0,
                                      resources_per_worker=resources),
         run_config=RunConfig(
-            # a stable name: a retried trial finds its Train run and resumes its checkpoint
-            name=f"{ctx.get_experiment_name()}-{ctx.get_trial_id()}",
+            name=name,
             storage_path=f"{storage.rstrip('/')}/{ctx.get_experiment_name()}/{TRAIN_RUNS}",
             checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints,
                                                checkpoint_score_attribute=metric,
                                                checkpoint_score_order=mode),
-            # Train V2's callback; RunConfig's annotation still names Tune's Callback class
-            callbacks=[TuneReportCallback()],  # type: ignore[list-item]
+            # Train V2's callbacks; RunConfig's annotation still names Tune's Callback class
+            callbacks=[TuneReportCallback() if queue is None else ForwardToTune(queue)],  # type: ignore[list-item]
             # a dead worker (or its node) restarts the worker group from the latest checkpoint
             failure_config=FailureConfig(max_failures=max_failures),
         ),
     )
-    trainer.fit()
+    if queue is None:
+        trainer.fit()
+    else:
+        _fit_reporting(trainer, queue)
+
+
+class ForwardToTune(UserCallback):
+    """A Ray Train callback (run by Train's controller) that hands rank 0's metrics and the
+    persisted checkpoint to the Tune trial through a one-item queue; the trial reports them to
+    Tune with the checkpoint as a Tune checkpoint. Train V2's ``TuneReportCallback`` passes only
+    the checkpoint's path as a metric, so PBT would find no checkpoint to clone."""
+
+    def __init__(self, queue: Any) -> None:
+        super().__init__()
+        self.queue = queue
+
+    def after_report(self, run_context: Any, metrics: list[dict[str, Any]],
+                     checkpoint: Any) -> None:
+        where = (checkpoint.path, checkpoint.filesystem) if checkpoint else None
+        self.queue.put((dict(metrics[0]), where))  # blocks until the trial has taken the last
+
+
+def _fit_reporting(trainer: Any, queue: Any) -> None:
+    """Fit in a thread; report to Tune, from this (the trial's) thread, what Train hands over."""
+    from ray.util.queue import Empty
+
+    failed: list[BaseException] = []
+
+    def fit() -> None:
+        try:
+            trainer.fit()
+        except BaseException as e:  # noqa: BLE001  # raised again in the trial's thread
+            failed.append(e)
+
+    worker = threading.Thread(target=fit, name="raysearch-train-fit", daemon=True)
+    worker.start()
+    while True:
+        try:
+            item = queue.get(timeout=1.0)
+        except Empty:
+            if worker.is_alive():
+                continue
+            if queue.empty():
+                break
+            item = queue.get_nowait()
+        metrics, where = item
+        ckpt = tune.Checkpoint(path=where[0], filesystem=where[1]) if where else None
+        tune.report(metrics, checkpoint=ckpt)
+    if failed:
+        raise failed[0]

@@ -1,4 +1,5 @@
-"""Searches on a real local multi-node Ray cluster: Jobs API, placement, DDP across nodes, node loss.
+"""Searches on a real local multi-node Ray cluster: Jobs API, placement, DDP across nodes, PBT
+refinement, node loss.
 
 The tests share one cluster (head with 0 CPUs, worker-1 and worker-2 with 1 CPU each) and run in
 file order; the node-failure test kills worker-2, so it comes last.
@@ -94,6 +95,25 @@ def test_two_worker_trial_trains_ddp_across_two_nodes(
     assert {r["node_id"] for r in ranks} == _worker_ids(cluster)  # one rank on each worker node
     best = run_cli("best", "ddp", "--results", str(results), "--out", str(tmp_path / "best"))
     assert "(loads)" in best
+
+
+def test_refine_trains_its_population_on_the_worker_nodes(
+        cluster: dict[str, Any], shards: str, tmp_path: Path) -> None:
+    """``refine --address``: the driver attached to the cluster, one member on each worker node,
+    and PBT's exploit moves a checkpoint saved on one node to a member on the other."""
+    results = tmp_path / "results"
+    common = ["--address", cluster["address"], "--results", str(results)]
+    run_cli("submit", *common, "--data", shards, "--name", "src", "--num-samples", "2",
+            "--max-epochs", "1", "--scheduler", "none", "--set", "data.num_val=16")
+    out = run_cli("refine", "src", *common, "--population", "2", "--epochs", "2",
+                  "--perturb-interval", "1")
+    assert "refine finished" in out, out[-3000:]
+    members = read_trials(results, "src-refine")
+    assert len(members) == 2 and all(
+        t["state"] == "TERMINATED" and t["epochs"] == 2 for t in members), members
+    assert {t["nodes"][0]["node_id"] for t in members} == _worker_ids(cluster)
+    (taker,) = [t for t in members if t["exploits"]]  # synch PBT: the lower of two takes the upper's
+    assert taker["exploits"][0]["epoch"] == 2 and taker["history"][-1]["resumed_from_epoch"] == 1
 
 
 def test_a_failing_job_reports_raysearchs_error(cluster: dict[str, Any], tmp_path: Path) -> None:

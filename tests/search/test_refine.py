@@ -170,6 +170,43 @@ def test_the_readers_work_on_a_refinement(refined: dict[str, Any], tmp_path: Pat
     assert (tmp_path / "tables" / "history.parquet").exists()
 
 
+@pytest.mark.slow
+def test_multi_worker_members_are_cloned_with_their_optimiser_and_own_learning_rate(
+        source: Path) -> None:
+    """--workers-per-trial 2: each member is a TorchTrainer run whose checkpoints reach Tune as
+    Tune checkpoints, so PBT clones them; the exploiting member restarts from the donor's (a Train
+    run of its own) with the donor's optimiser state and its own mutated learning rate."""
+    from raysearch.search.refine import RefineSpec, prepare_refine, run_refine
+
+    rs = RefineSpec(source="src", name="src-ddp", results=str(source), population=2, epochs=2,
+                    perturb_interval=1, workers_per_trial=2, cpus_per_worker=0.5)
+    run_refine(prepare_refine(rs, check=validate_names, say=lambda _m: None), say=lambda _m: None)
+    exp = open_experiment("src-ddp", source)
+    assert len(exp.trials) == 2, status_table(exp)
+    assert all(t.state == "TERMINATED" and t.epochs == 2 for t in exp.trials), status_table(exp)
+    exploits = [(t, e) for t in exp.trials for e in t.exploits]
+    assert len(exploits) == 1, status_table(exp)  # synch PBT: the lower of two takes the upper's
+    t, e = exploits[0]
+    donor = next(d for d in exp.trials if d.trial_id == e["from_trial_id"])
+    assert (e["epoch"], e["from_epoch"]) == (2, 1) and donor is not t
+    entry = next(h for h in t.history if h["epoch"] == 2)
+    assert entry["optim_lr_g"] == pytest.approx(e["params"]["optim.lr_g"], rel=1e-12)
+    assert entry["resumed_from_epoch"] == 1
+    assert len(t.worker_nodes) == 2  # two ranks trained it
+    # the checkpoints PBT cloned are Tune's (in the trial folders), not Train's run folders
+    tune_dir = exp.path / "tune"  # Train runs are in tune/train_runs
+    saved = torch.load(Path(t.checkpoints["2"]) / "checkpoint.pt", weights_only=True)
+    given = torch.load(Path(donor.checkpoints["1"]) / "checkpoint.pt", weights_only=True)
+    assert tune_dir in Path(t.checkpoints["2"]).parents and tune_dir in Path(donor.checkpoints["1"]).parents
+    assert saved["opt_g"]["param_groups"][0]["lr"] == pytest.approx(e["params"]["optim.lr_g"])
+    assert given["opt_g"]["param_groups"][0]["lr"] != pytest.approx(e["params"]["optim.lr_g"])
+    # the donor's Adam moments came along: the steps of both epochs are counted
+    assert int(saved["opt_g"]["state"][0]["step"]) == 2 * int(given["opt_g"]["state"][0]["step"])
+    # each start from a Tune checkpoint was a Train run of its own
+    runs = sorted(d.name for d in (tune_dir / "train_runs").iterdir() if d.is_dir())
+    assert sum("-from-" in r for r in runs) >= 1, runs
+
+
 def test_a_restored_optimiser_takes_this_runs_learning_rate_and_keeps_its_state(
         tmp_path: Path) -> None:
     """No Ray: a run resumed from a checkpoint saved with another lr steps with its own, while
