@@ -298,9 +298,12 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
               help="Checkpoints kept per member (PBT clones the latest ones: keep at least 3).")
 @_storage
 @click.option("--address", default=None,
-              help="Ray cluster to attach the driver to: auto, HOST:PORT or ray://HEAD:10001 "
+              help="Ray cluster: a Jobs API URL (http://HEAD:8265) submits the refinement as a "
+                   "Ray Job; auto, HOST:PORT or ray://HEAD:10001 attach this driver to it "
                    "(default: a local Ray on 127.0.0.1).")
-def refine(source: str, address: str | None, **options: Any) -> None:
+@click.option("--job", "job_file", type=click.Path(path_type=Path), default=None, hidden=True,
+              help="A refinement's options as a Ray Job carries them (refine.json).")
+def refine(source: str, address: str | None, job_file: Path | None, **options: Any) -> None:
     """Refine the best trial of search NAME with Population Based Training.
 
     \b
@@ -311,17 +314,29 @@ def refine(source: str, address: str | None, **options: Any) -> None:
     Example: raysearch refine celeba-1 --population 4 --epochs 8 --perturb-interval 2
              raysearch status celeba-1-refine; raysearch plot celeba-1-refine
     """
-    from raysearch.search.refine import RefineSpec, prepare_refine, run_refine
+    from raysearch.search.jobs import REFINE_IN_JOB, is_jobs_address, submit_refine_job
+    from raysearch.search.refine import RefineSpec, check_request, prepare_refine, run_refine
+    from raysearch.search.spec import spec_fields
 
+    chosen = dict(options)
+    if job_file is not None:
+        ctx = click.get_current_context()
+        chosen = {**spec_fields(job_file, RefineSpec, "--job", "refine"), **{
+            k: v for k, v in options.items()
+            if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}}
+        chosen.pop("source", None)
+    spec = RefineSpec(source=source, **chosen)
     if address:
-        from raysearch.search.jobs import is_jobs_address
         from raysearch.search.options import check_address
 
         check_address(address, reach=False)
-        if is_jobs_address(address):
-            raise UserError(f"--address {address}: refine runs its driver here, attached to the "
-                            "cluster; give its GCS address (auto, HOST:6379 or ray://HEAD:10001)")
-    spec = RefineSpec(source=source, **options)
+    if address and is_jobs_address(address):
+        check_request(spec)  # what can be checked here; the job checks the source search
+        job_id, name = submit_refine_job(spec, address)
+        click.echo(f"submitted job {job_id} to {address}: refine {source!r} as {name!r}, "
+                   f"results in {spec.results}/{name} ({REFINE_IN_JOB} holds the options)")
+        click.echo(f"follow it with: raysearch status {name} --address {address} --follow")
+        return
     prepared = prepare_refine(spec, check=_check_names, say=_say)
     best = run_refine(prepared, address=address, say=_say)
     _print_best(prepared.prepared.spec.name, best)

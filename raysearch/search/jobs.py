@@ -6,13 +6,17 @@ package as a ``py_modules`` entry, so the cluster runs the code you submitted fr
 needs raysearch's dependencies: torch, ray, optuna, ...). The entrypoint is
 ``python -m raysearch.cli submit --spec search.json --address auto``: the same search, with its
 driver on the head node. Jobs are found again by their metadata (``raysearch_name``), so
-``raysearch status NAME --address ...`` works from any machine.
+``raysearch status NAME --address ...`` works from any machine. A refinement (``raysearch refine
+NAME --address http://...``) is a job the same way: ``refine.json`` holds its options (and the
+--space file travels as ``space.yaml``), and the entrypoint is ``refine NAME --job refine.json
+--address auto``; the search it refines must be in --results as the cluster sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import shutil
 import tempfile
 import time
@@ -23,10 +27,12 @@ from typing import Any
 
 from raysearch.errors import UserError
 from raysearch.search.auth import token_headers
+from raysearch.search.refine import RefineSpec
 from raysearch.search.runner import SearchSpec, code_runtime_env
 from raysearch.search.store import is_uri
 
 SPEC_IN_JOB = "search.json"
+REFINE_IN_JOB = "refine.json"  # a refinement's options (RefineSpec), for `refine --job`
 SPACE_IN_JOB = "space.yaml"
 NAME_KEY = "raysearch_name"
 RESULTS_KEY = "raysearch_results"
@@ -57,13 +63,13 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def check_cluster_paths(spec: SearchSpec) -> None:
+def check_cluster_paths(spec: SearchSpec | RefineSpec) -> None:
     """Paths in a job are the cluster's: they must not depend on the job's working directory."""
     if not (Path(spec.results).is_absolute() or is_uri(spec.results)):
         raise UserError(f"--results {spec.results!r} is relative; a job needs the experiment "
                         "folder on the cluster's shared storage, e.g. --results /mnt/nfs/results")
-    if spec.data not in (None, "embedded") and not (Path(spec.data).is_absolute()
-                                                    or is_uri(spec.data)):
+    if isinstance(spec, SearchSpec) and spec.data not in (None, "embedded") and not (
+            Path(spec.data).is_absolute() or is_uri(spec.data)):
         raise UserError(f"--data {spec.data!r} is relative; give where the cluster reads it, e.g. "
                         "--data /mnt/nfs/celeba-shards or --data s3://bucket/celeba-shards")
 
@@ -77,17 +83,47 @@ def job_runtime_env(spec: SearchSpec, working_dir: Path) -> dict[str, Any]:
             "env_vars": {"PYTHONUNBUFFERED": "1"}}
 
 
+def refine_runtime_env(rs: RefineSpec, name: str, working_dir: Path) -> dict[str, Any]:
+    """A refinement's working_dir: its options (``refine.json``) and its --space file, if any."""
+    job_spec = {**asdict(rs), "name": name}
+    if rs.space_path is not None:
+        shutil.copyfile(rs.space_path, working_dir / SPACE_IN_JOB)
+        job_spec["space_path"] = SPACE_IN_JOB
+    (working_dir / REFINE_IN_JOB).write_text(json.dumps(job_spec, indent=1))
+    return {**code_runtime_env(), "working_dir": str(working_dir),
+            "env_vars": {"PYTHONUNBUFFERED": "1"}}
+
+
 def submit_job(spec: SearchSpec, address: str) -> str:
     """Submit the search as a Ray Job; returns its submission id (the job id to follow)."""
     check_cluster_paths(spec)
+    return _submit(address, spec.name, spec.results, ENTRYPOINT,
+                   lambda wd: job_runtime_env(spec, wd))
+
+
+def submit_refine_job(rs: RefineSpec, address: str) -> tuple[str, str]:
+    """Submit ``raysearch refine`` as a Ray Job; returns its submission id and the experiment's
+    name. The source search must be in --results as the cluster sees it."""
+    from raysearch.search.refine import SUFFIX
+
+    check_cluster_paths(rs)
+    name = rs.name or f"{rs.source}{SUFFIX}"
+    entrypoint = (f"python -m raysearch.cli refine {shlex.quote(rs.source)} --job {REFINE_IN_JOB} "
+                  "--address auto")
+    return _submit(address, name, rs.results, entrypoint,
+                   lambda wd: refine_runtime_env(rs, name, wd)), name
+
+
+def _submit(address: str, name: str, results: str, entrypoint: str,
+            runtime_env: Callable[[Path], dict[str, Any]]) -> str:
     client = job_client(address)
-    submission_id = f"raysearch-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    submission_id = f"raysearch-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     with tempfile.TemporaryDirectory(prefix="raysearch-job-") as wd:
-        runtime_env = job_runtime_env(spec, Path(wd))
+        env = runtime_env(Path(wd))
         try:
             return str(client.submit_job(
-                entrypoint=ENTRYPOINT, runtime_env=runtime_env, submission_id=submission_id,
-                metadata={NAME_KEY: spec.name, RESULTS_KEY: spec.results}))
+                entrypoint=entrypoint, runtime_env=env, submission_id=submission_id,
+                metadata={NAME_KEY: name, RESULTS_KEY: results}))
         except RuntimeError as e:
             raise UserError(f"the Jobs API at {address} refused the job: {_first_line(e)}") from None
 

@@ -121,19 +121,7 @@ def mutated_params(exp: Experiment, winner: TrialRecord, space_path: str | None,
     """The parameters PBT mutates: those in --space (every one must be mutable), else those of
     the search's own space that are (the rest stay at the winner's values, which is said)."""
     if space_path is not None:
-        space = load_space(Path(space_path))
-        if space.fixed:
-            raise UserError(f"{space_path}: refine takes only 'parameters' (the keys to mutate); "
-                            f"fixed: {', '.join(space.fixed)} would change the winner")
-        for p in space.params:
-            why = mutable_reason(p)
-            if why is not None:
-                raise UserError(f"{space_path}: parameters.{p.name} ({p.type}) is {why}; refine "
-                                f"mutates {_allowed()}")
-            if p.when:
-                raise UserError(f"{space_path}: parameters.{p.name} has 'when'; refine mutates "
-                                "every listed parameter of every member (drop 'when')")
-        return space.params
+        return space_params(space_path)
     if not exp.searched:
         raise UserError(f"search {exp.name!r} searched no parameters; give --space FILE with the "
                         f"{_allowed()} to mutate")
@@ -149,6 +137,31 @@ def mutated_params(exp: Experiment, winner: TrialRecord, space_path: str | None,
         say("kept at the winner's values: " + ", ".join(
             f"{p.name}={winner.params.get(p.name, '-')}" for p in left))
     return kept
+
+
+def space_params(space_path: str) -> list[Param]:
+    """The parameters of a --space file, each one that PBT can mutate (else an error)."""
+    space = load_space(Path(space_path))
+    if space.fixed:
+        raise UserError(f"{space_path}: refine takes only 'parameters' (the keys to mutate); "
+                        f"fixed: {', '.join(space.fixed)} would change the winner")
+    for p in space.params:
+        why = mutable_reason(p)
+        if why is not None:
+            raise UserError(f"{space_path}: parameters.{p.name} ({p.type}) is {why}; refine "
+                            f"mutates {_allowed()}")
+        if p.when:
+            raise UserError(f"{space_path}: parameters.{p.name} has 'when'; refine mutates "
+                            "every listed parameter of every member (drop 'when')")
+    return space.params
+
+
+def check_request(rs: RefineSpec) -> None:
+    """What can be checked where the source search is not (a Ray Job's submitter): the options
+    and the --space file; the job's driver checks the rest on the cluster."""
+    _check_options(rs)
+    if rs.space_path is not None:
+        space_params(rs.space_path)
 
 
 def _value(cfg: Config, key: str) -> Any:
@@ -366,6 +379,6 @@ def run_refine(rp: RefinePrepared, address: str | None = None,
     return best_of(read_trials(p.spec.experiment), p.metric, p.mode)
 
 
-__all__ = ["ClipToBounds", "RefinePrepared", "RefineSpec", "build_refine_tuner", "initial_members",
-           "make_scheduler", "mutable_reason", "mutated_params",
-           "prepare_refine", "run_refine", "winner_config", "winner_of"]
+__all__ = ["ClipToBounds", "RefinePrepared", "RefineSpec", "build_refine_tuner", "check_request",
+           "initial_members", "make_scheduler", "mutable_reason", "mutated_params",
+           "prepare_refine", "run_refine", "space_params", "winner_config", "winner_of"]

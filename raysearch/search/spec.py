@@ -90,23 +90,26 @@ class SearchSpec:
         return RecordStore(str(self.experiment), self.experiment_uri if mirrored else None)
 
 
-def spec_fields(path: Path) -> dict[str, Any]:
-    """Search options saved in a job's search.json or an experiment's raysearch.json."""
+def spec_fields(path: Path, kind: type = SearchSpec, option: str = "--spec",
+                what: str = "search") -> dict[str, Any]:
+    """Options saved in a job's search.json or an experiment's raysearch.json (``kind``: the
+    dataclass they fill; refine's jobs pass ``RefineSpec``)."""
     try:
         raw = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise UserError(f"--spec {path}: no such file") from None
+        raise UserError(f"{option} {path}: no such file") from None
     except (OSError, ValueError) as e:
-        raise UserError(f"--spec {path}: not a JSON search spec ({e})") from None
+        raise UserError(f"{option} {path}: not a JSON {what} spec ({e})") from None
     raw = raw.get("spec", raw) if isinstance(raw, dict) else raw  # raysearch.json nests it
-    known = {f.name for f in fields(SearchSpec)}
+    known = {f.name for f in fields(kind)}
     if not isinstance(raw, dict) or not set(raw) <= known:
         bad = sorted(set(raw) - known) if isinstance(raw, dict) else raw
-        raise UserError(f"--spec {path}: unknown search option(s) {bad} (known: {', '.join(sorted(known))})")
-    hints = typing.get_type_hints(SearchSpec)
+        raise UserError(f"{option} {path}: unknown {what} option(s) {bad} (known: "
+                        f"{', '.join(sorted(known))})")
+    hints = typing.get_type_hints(kind)
     for key, value in raw.items():
         if not _fits(value, hints[key]):
-            raise UserError(f"--spec {path}: {key} must be {_describe(hints[key])}, got {value!r}")
+            raise UserError(f"{option} {path}: {key} must be {_describe(hints[key])}, got {value!r}")
     return raw
 
 

@@ -242,7 +242,7 @@ def _fit_reporting(trainer: Any, queue: Any) -> None:
     def fit() -> None:
         try:
             trainer.fit()
-        except BaseException as e:  # noqa: BLE001  # raised again in the trial's thread
+        except BaseException as e:  # raised again in the trial's thread
             failed.append(e)
 
     worker = threading.Thread(target=fit, name="raysearch-train-fit", daemon=True)

@@ -99,15 +99,18 @@ def test_two_worker_trial_trains_ddp_across_two_nodes(
 
 def test_refine_trains_its_population_on_the_worker_nodes(
         cluster: dict[str, Any], shards: str, tmp_path: Path) -> None:
-    """``refine --address``: the driver attached to the cluster, one member on each worker node,
-    and PBT's exploit moves a checkpoint saved on one node to a member on the other."""
+    """A search with its driver attached to the cluster, then its refinement as a Ray Job: one
+    member on each worker node, and PBT's exploit moves a checkpoint saved on one node to a
+    member on the other."""
     results = tmp_path / "results"
-    common = ["--address", cluster["address"], "--results", str(results)]
-    run_cli("submit", *common, "--data", shards, "--name", "src", "--num-samples", "2",
-            "--max-epochs", "1", "--scheduler", "none", "--set", "data.num_val=16")
-    out = run_cli("refine", "src", *common, "--population", "2", "--epochs", "2",
-                  "--perturb-interval", "1")
-    assert "refine finished" in out, out[-3000:]
+    run_cli("submit", "--address", cluster["address"], "--results", str(results), "--data", shards,
+            "--name", "src", "--num-samples", "2", "--max-epochs", "1", "--scheduler", "none",
+            "--set", "data.num_val=16")
+    out = run_cli("refine", "src", "--address", cluster["dashboard"], "--results", str(results),
+                  "--population", "2", "--epochs", "2", "--perturb-interval", "1")
+    assert "submitted job raysearch-src-refine-" in out, out
+    log = run_cli("status", "src-refine", "--address", cluster["dashboard"], "--follow")
+    assert ": SUCCEEDED" in log and "refine finished" in log, log[-3000:]
     members = read_trials(results, "src-refine")
     assert len(members) == 2 and all(
         t["state"] == "TERMINATED" and t["epochs"] == 2 for t in members), members

@@ -27,6 +27,36 @@ def test_working_dir_holds_only_the_space_and_the_options(tmp_path: Path) -> Non
     assert asdict(back) == {**asdict(spec), "space_path": "space.yaml"}
 
 
+def test_a_refinement_job_carries_its_options_and_space(tmp_path: Path) -> None:
+    from raysearch.search.jobs import REFINE_IN_JOB, refine_runtime_env
+    from raysearch.search.refine import RefineSpec
+
+    space = tmp_path / "mutate.yaml"
+    space.write_text("parameters:\n  optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3}\n")
+    rs = RefineSpec(source="celeba-1", results="/mnt/shared/results", population=3, epochs=6,
+                    space_path=str(space), workers_per_trial=2)
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    env = refine_runtime_env(rs, "celeba-1-refine", wd)
+    assert sorted(p.name for p in wd.iterdir()) == [REFINE_IN_JOB, "space.yaml"]
+    assert (wd / "space.yaml").read_text() == space.read_text()
+    assert env["working_dir"] == str(wd) and env["py_modules"] == [str(PACKAGE_DIR)]
+    back = RefineSpec(**spec_fields(wd / REFINE_IN_JOB, RefineSpec, "--job", "refine"))
+    assert asdict(back) == {**asdict(rs), "name": "celeba-1-refine", "space_path": "space.yaml"}
+
+
+def test_refinement_job_mistakes_fail_before_any_cluster_is_contacted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for args, message in [(["--results", "results"], "--results 'results' is relative"),
+                          (["--results", "/mnt/r", "--population", "1"], "--population must be"),
+                          (["--results", "/mnt/r", "--space", str(tmp_path / "none.yaml")],
+                           "none.yaml")]:
+        with pytest.raises(SystemExit) as e:
+            main(["refine", "src", "--address", "http://127.0.0.1:9", *args])
+        assert e.value.code == 2
+        assert message in capsys.readouterr().err
+
+
 def test_spec_file_may_be_an_experiments_raysearch_json(tmp_path: Path) -> None:
     (tmp_path / "raysearch.json").write_text(json.dumps({"spec": {"name": "x", "seed": 4}}))
     assert spec_fields(tmp_path / "raysearch.json") == {"name": "x", "seed": 4}
