@@ -27,7 +27,7 @@ from typing import Any
 
 from raysearch.errors import UserError
 from raysearch.search.auth import token_headers
-from raysearch.search.refine import RefineSpec
+from raysearch.search.refine import SUFFIX, RefineSpec
 from raysearch.search.runner import SearchSpec, code_runtime_env
 from raysearch.search.store import is_uri
 
@@ -104,8 +104,6 @@ def submit_job(spec: SearchSpec, address: str) -> str:
 def submit_refine_job(rs: RefineSpec, address: str) -> tuple[str, str]:
     """Submit ``raysearch refine`` as a Ray Job; returns its submission id and the experiment's
     name. The source search must be in --results as the cluster sees it."""
-    from raysearch.search.refine import SUFFIX
-
     check_cluster_paths(rs)
     name = rs.name or f"{rs.source}{SUFFIX}"
     entrypoint = (f"python -m raysearch.cli refine {shlex.quote(rs.source)} --job {REFINE_IN_JOB} "

@@ -156,10 +156,23 @@ def space_params(space_path: str) -> list[Param]:
     return space.params
 
 
+def search_spec(rs: RefineSpec, space_path: str, epochs: int | None, metric: str | None
+                ) -> SearchSpec:
+    """The refinement as the search it runs: one trial per member, no early stopping."""
+    return SearchSpec(name=rs.name or f"{rs.source}{SUFFIX}", space_path=space_path,
+                      results=rs.results, num_samples=rs.population, max_epochs=epochs,
+                      metric=metric, seed=rs.seed, workers_per_trial=rs.workers_per_trial,
+                      cpus_per_worker=rs.cpus_per_worker, gpus_per_worker=rs.gpus_per_worker,
+                      max_concurrent=rs.max_concurrent, keep_checkpoints=rs.keep_checkpoints,
+                      max_failures=rs.max_failures, storage=rs.storage, scheduler="none",
+                      checkpoints_to_tune=True)
+
+
 def check_request(rs: RefineSpec) -> None:
     """What can be checked where the source search is not (a Ray Job's submitter): the options
     and the --space file; the job's driver checks the rest on the cluster."""
     _check_options(rs)
+    _check_spec(search_spec(rs, rs.space_path or "-", rs.epochs, None))
     if rs.space_path is not None:
         space_params(rs.space_path)
 
@@ -217,14 +230,7 @@ def prepare_refine(rs: RefineSpec, check: Callable[[Config], None] | None = None
                         description=f"PBT refinement of {exp.name} trial {winner.number}",
                         metric=exp.metric, params=params)
     validate_space(space, cfg, check)
-    name = rs.name or f"{exp.name}{SUFFIX}"
-    spec = SearchSpec(name=name, space_path=space.path, results=rs.results,
-                      num_samples=rs.population, max_epochs=cfg.train.epochs, metric=exp.metric,
-                      seed=rs.seed, workers_per_trial=rs.workers_per_trial,
-                      cpus_per_worker=rs.cpus_per_worker, gpus_per_worker=rs.gpus_per_worker,
-                      max_concurrent=rs.max_concurrent, keep_checkpoints=rs.keep_checkpoints,
-                      max_failures=rs.max_failures, storage=rs.storage, scheduler="none",
-                      checkpoints_to_tune=True)
+    spec = search_spec(rs, space.path, cfg.train.epochs, exp.metric)
     _check_spec(spec)
     if cfg.train.num_threads == 0:
         cfg.train.num_threads = max(1, int(rs.cpus_per_worker))
@@ -381,4 +387,5 @@ def run_refine(rp: RefinePrepared, address: str | None = None,
 
 __all__ = ["ClipToBounds", "RefinePrepared", "RefineSpec", "build_refine_tuner", "check_request",
            "initial_members", "make_scheduler", "mutable_reason", "mutated_params",
-           "prepare_refine", "run_refine", "space_params", "winner_config", "winner_of"]
+           "prepare_refine", "run_refine", "search_spec", "space_params", "winner_config",
+           "winner_of"]

@@ -15,12 +15,12 @@ checkpoint), but a deterministic divergence would only diverge again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import socket
 import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -186,13 +186,23 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
         resources["GPU"] = gpus_per_worker
     # a stable name: a retried trial finds its Train run and resumes its checkpoint
     name = f"{ctx.get_experiment_name()}-{ctx.get_trial_id()}"
+    runs = f"{storage.rstrip('/')}/{ctx.get_experiment_name()}/{TRAIN_RUNS}"
     loop_config = {"config": cfg.to_dict(), "data_ref": data_ref, "metrics": metrics or [metric]}
+    kept = CheckpointConfig(num_to_keep=keep_checkpoints, checkpoint_score_attribute=metric,
+                            checkpoint_score_order=mode)
     queue = None
     if to_tune:
+        # Tune holds this member's checkpoints: every start (the first, a retry, a restart after
+        # PBT paused it, an exploit) goes on from the one Tune gives it, in a Train run of its own
+        # (a run of the same name would resume its own later checkpoint); earlier starts' runs
+        # hold only copies of Tune's checkpoints, and go
         begin = tune.get_checkpoint()
         loop_config.update(start=begin, member=ctx.get_trial_id())
-        if begin is not None:  # each start from a Tune checkpoint is a run of its own
-            name += "-from-" + hashlib.sha1(begin.path.encode()).hexdigest()[:10]
+        _remove_runs(runs, f"{name}-")
+        name += f"-{uuid.uuid4().hex[:8]}"
+        # the latest three, not the best: the one-item queue holds at most one checkpoint that
+        # Tune has not copied yet while Train registers the next (a test of the best could drop it)
+        kept = CheckpointConfig(num_to_keep=3)
         queue = Queue(1, actor_options={"num_cpus": 0})
     trainer = TorchTrainer(
         _train_worker,
@@ -201,10 +211,8 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                                      resources_per_worker=resources),
         run_config=RunConfig(
             name=name,
-            storage_path=f"{storage.rstrip('/')}/{ctx.get_experiment_name()}/{TRAIN_RUNS}",
-            checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints,
-                                               checkpoint_score_attribute=metric,
-                                               checkpoint_score_order=mode),
+            storage_path=runs,
+            checkpoint_config=kept,
             # Train V2's callbacks; RunConfig's annotation still names Tune's Callback class
             callbacks=[TuneReportCallback() if queue is None else ForwardToTune(queue)],  # type: ignore[list-item]
             # a dead worker (or its node) restarts the worker group from the latest checkpoint
@@ -215,6 +223,22 @@ def multi_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
         trainer.fit()
     else:
         _fit_reporting(trainer, queue)
+
+
+def _remove_runs(storage_path: str, prefix: str) -> None:
+    """Delete the Train run folders in ``storage_path`` (a folder or a pyarrow URI) whose names
+    start with ``prefix``: a refinement member's earlier starts, ended before this one."""
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(storage_path if "://" in storage_path
+                                        else str(Path(storage_path).resolve()))
+    try:
+        found = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
+    except OSError:
+        return
+    for info in found:
+        if info.type == pafs.FileType.Directory and info.base_name.startswith(prefix):
+            fs.delete_dir(info.path)
 
 
 class ForwardToTune(UserCallback):

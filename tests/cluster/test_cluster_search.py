@@ -99,22 +99,24 @@ def test_two_worker_trial_trains_ddp_across_two_nodes(
 
 def test_refine_trains_its_population_on_the_worker_nodes(
         cluster: dict[str, Any], shards: str, tmp_path: Path) -> None:
-    """A search with its driver attached to the cluster, then its refinement as a Ray Job: one
-    member on each worker node, and PBT's exploit moves a checkpoint saved on one node to a
-    member on the other."""
+    """A search with its driver attached to the cluster, then its refinement as a Ray Job with
+    two Ray Train workers per member: the members' ranks train on the worker nodes, and PBT's
+    exploit hands one member's checkpoint to the other."""
     results = tmp_path / "results"
     run_cli("submit", "--address", cluster["address"], "--results", str(results), "--data", shards,
             "--name", "src", "--num-samples", "2", "--max-epochs", "1", "--scheduler", "none",
             "--set", "data.num_val=16")
     out = run_cli("refine", "src", "--address", cluster["dashboard"], "--results", str(results),
-                  "--population", "2", "--epochs", "2", "--perturb-interval", "1")
+                  "--population", "2", "--epochs", "2", "--perturb-interval", "1",
+                  "--workers-per-trial", "2", "--cpus-per-worker", "0.5")
     assert "submitted job raysearch-src-refine-" in out, out
     log = run_cli("status", "src-refine", "--address", cluster["dashboard"], "--follow")
     assert ": SUCCEEDED" in log and "refine finished" in log, log[-3000:]
     members = read_trials(results, "src-refine")
     assert len(members) == 2 and all(
         t["state"] == "TERMINATED" and t["epochs"] == 2 for t in members), members
-    assert {t["nodes"][0]["node_id"] for t in members} == _worker_ids(cluster)
+    ranks = {r["node_id"] for t in members for r in t["worker_nodes"]}
+    assert ranks <= _worker_ids(cluster) and all(len(t["worker_nodes"]) == 2 for t in members)
     (taker,) = [t for t in members if t["exploits"]]  # synch PBT: the lower of two takes the upper's
     assert taker["exploits"][0]["epoch"] == 2 and taker["history"][-1]["resumed_from_epoch"] == 1
 

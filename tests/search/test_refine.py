@@ -194,17 +194,19 @@ def test_multi_worker_members_are_cloned_with_their_optimiser_and_own_learning_r
     assert entry["resumed_from_epoch"] == 1
     assert len(t.worker_nodes) == 2  # two ranks trained it
     # the checkpoints PBT cloned are Tune's (in the trial folders), not Train's run folders
-    tune_dir = exp.path / "tune"  # Train runs are in tune/train_runs
+    trial_dirs = {Path(m.checkpoints["2"]).parent for m in exp.trials}
+    assert {d.parent for d in trial_dirs} == {exp.path / "tune"} and len(trial_dirs) == 2
     saved = torch.load(Path(t.checkpoints["2"]) / "checkpoint.pt", weights_only=True)
     given = torch.load(Path(donor.checkpoints["1"]) / "checkpoint.pt", weights_only=True)
-    assert tune_dir in Path(t.checkpoints["2"]).parents and tune_dir in Path(donor.checkpoints["1"]).parents
     assert saved["opt_g"]["param_groups"][0]["lr"] == pytest.approx(e["params"]["optim.lr_g"])
     assert given["opt_g"]["param_groups"][0]["lr"] != pytest.approx(e["params"]["optim.lr_g"])
     # the donor's Adam moments came along: the steps of both epochs are counted
     assert int(saved["opt_g"]["state"][0]["step"]) == 2 * int(given["opt_g"]["state"][0]["step"])
-    # each start from a Tune checkpoint was a Train run of its own
-    runs = sorted(d.name for d in (tune_dir / "train_runs").iterdir() if d.is_dir())
-    assert sum("-from-" in r for r in runs) >= 1, runs
+    # each start was a Train run of its own (both members started twice: PBT paused both at
+    # epoch 1), and a start removed the member's earlier run: one run per member is left
+    runs = sorted(d.name for d in (exp.path / "tune" / "train_runs").iterdir() if d.is_dir())
+    assert len(runs) == 2 and {r.rsplit("-", 1)[0] for r in runs} == {
+        f"tune-{m.trial_id}" for m in exp.trials}, runs
 
 
 def test_a_restored_optimiser_takes_this_runs_learning_rate_and_keeps_its_state(
