@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,23 @@ def diverged_result(error: Exception, metrics: list[str]) -> dict[str, Any]:
             "end_reason": str(error)}
 
 
+def _reporter(member: str | None, resume: Path | None, extra: dict[str, Any],
+              send: Callable[[dict[str, Any], Path | None], None]
+              ) -> Callable[[dict[str, float], Path | None], None]:
+    """The loop's ``report``: each epoch's metrics with ``extra`` (where and from which epoch this
+    run trains) go to ``send`` with the checkpoint, which names the member that saved it; the
+    first report also says whose checkpoint the run started from (PBT's exploit)."""
+    lineage = exploited(resume, member) if member else {}
+
+    def report(metrics: dict[str, float], ckpt: Path | None) -> None:
+        if ckpt and member:
+            mark_member(ckpt, member, int(metrics["epoch"]))
+        send({**metrics, **extra, **lineage}, ckpt)
+        lineage.clear()  # said once
+
+    return report
+
+
 def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
                         data_ref: list[ray.ObjectRef], metrics: list[str] | None = None) -> None:
     """Tune function trainable: the training loop in this process, reporting every epoch."""
@@ -103,15 +121,9 @@ def single_worker_trial(config: dict[str, Any], *, base: dict[str, Any],
     run_dir, member = Path(ctx.get_trial_dir()), ctx.get_trial_id()
     resume = _restored(tune.get_checkpoint())
     start = checkpoint_epoch(resume)
-    where = node_metrics()
-    lineage = exploited(resume, member)  # said once: in the first report of this run
-
-    def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        if ckpt:
-            mark_member(ckpt, member, int(metrics["epoch"]))
-        tune.report({**metrics, **where, "resumed_from_epoch": start, **lineage},
-                    checkpoint=tune.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
-        lineage.clear()
+    report = _reporter(member, resume, {**node_metrics(), "resumed_from_epoch": start},
+                       lambda m, ckpt: tune.report(m, checkpoint=tune.Checkpoint.from_directory(
+                           str(ckpt)) if ckpt else None))
 
     try:
         train(cfg, run_dir, data=_data(data_ref), report=report, resume_from=resume)
@@ -132,16 +144,11 @@ def _train_worker(loop_config: dict[str, Any]) -> None:
     resume = _restored(ray.train.get_checkpoint() or loop_config.get("start"))
     start = checkpoint_epoch(resume)
     run_dir = Path(tempfile.mkdtemp(prefix="raysearch-worker-"))
-    where = {**node_metrics(), **_worker_nodes()}
-    member = loop_config.get("member")
-    lineage = exploited(resume, member) if member else {}
-
-    def report(metrics: dict[str, float], ckpt: Path | None) -> None:
-        if ckpt and member:
-            mark_member(ckpt, member, int(metrics["epoch"]))
-        ray.train.report({**metrics, **where, "resumed_from_epoch": start, **lineage},
-                         checkpoint=ray.train.Checkpoint.from_directory(str(ckpt)) if ckpt else None)
-        lineage.clear()
+    where = {**node_metrics(), **_worker_nodes(), "resumed_from_epoch": start}
+    # a refinement's member (``member``) marks its checkpoints and says whose it started from
+    report = _reporter(loop_config.get("member"), resume, where,
+                       lambda m, ckpt: ray.train.report(m, checkpoint=ray.train.Checkpoint
+                                                        .from_directory(str(ckpt)) if ckpt else None))
 
     try:
         train(cfg, run_dir, data=_data(loop_config["data_ref"]), report=report, resume_from=resume)
@@ -230,8 +237,7 @@ def _remove_runs(storage_path: str, prefix: str) -> None:
     start with ``prefix``: a refinement member's earlier starts, ended before this one."""
     import pyarrow.fs as pafs
 
-    fs, root = pafs.FileSystem.from_uri(storage_path if "://" in storage_path
-                                        else str(Path(storage_path).resolve()))
+    fs, root = pafs.FileSystem.from_uri(storage_path)  # the experiment's: absolute, or a URI
     try:
         found = fs.get_file_info(pafs.FileSelector(root, allow_not_found=True))
     except OSError:
