@@ -42,71 +42,83 @@ def source(ray_local: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "results"
 
 
-def _mid_way(trials_json: Path) -> bool:
+def _mid_way(trials_json: Path, epochs: int) -> bool:
     trials = read_records(trials_json) or []
-    return len(trials) == POPULATION and all(1 <= t["epochs"] < EPOCHS for t in trials)
+    return len(trials) == POPULATION and all(1 <= t["epochs"] < epochs for t in trials)
 
 
-def _ready_to_kill(trials_json: Path) -> bool:
+def _ready_to_kill(trials_json: Path, epochs: int = EPOCHS) -> bool:
     """Both members have trained an epoch and neither has finished, also after Tune's next
     snapshot (which then holds their checkpoints)."""
-    if not _mid_way(trials_json):
+    if not _mid_way(trials_json, epochs):
         return False
     time.sleep(SNAPSHOT_S + 0.3)
-    return _mid_way(trials_json)
+    return _mid_way(trials_json, epochs)
+
+
+def _kill_and_resume(source: Path, name: str, epochs: int, *options: str) -> dict[str, Any]:
+    """``raysearch refine src --name NAME OPTIONS`` as a driver process, SIGKILLed once both
+    members are mid-way, then ``resume``d to the end; what the records held at the kill, the
+    resume's log and the experiment."""
+    logs = source.parent
+    args = ["--results", str(source)]
+    driver = cli("refine", "src", "--name", name, "--population", str(POPULATION),
+                 "--epochs", str(epochs), *options, *args, log=logs / f"{name}.log")
+    trials_json = source / name / "trials.json"
+    try:
+        wait_for("both members mid-way", lambda: _ready_to_kill(trials_json, epochs),
+                 timeout=300, proc=driver)
+    finally:
+        stragglers = kill_driver(driver)
+    assert stragglers is not None
+    at_kill = read_records(trials_json)
+    resumed = cli("resume", name, *args, log=logs / f"{name}-resume.log")
+    try:
+        assert resumed.wait(timeout=420) == 0, (logs / f"{name}-resume.log").read_text()[-3000:]
+    finally:
+        if resumed.poll() is None:
+            kill_driver(resumed)
+    return {"at_kill": at_kill, "log": (logs / f"{name}-resume.log").read_text(),
+            "exp": open_experiment(name, source)}
+
+
+def _assert_whole_after_resume(run: dict[str, Any], epochs: int) -> None:
+    """The same members, all of them, each trained to the end with every epoch recorded once;
+    the members that were mid-way at the kill went on from a checkpoint, not from scratch."""
+    exp, at_kill = run["exp"], run["at_kill"]
+    assert f"resuming '{exp.name}'" in run["log"]
+    assert sorted(t.trial_id for t in exp.trials) == sorted(t["trial_id"] for t in at_kill)
+    assert len(exp.trials) == POPULATION, status_table(exp)
+    for t in exp.trials:
+        assert t.state == "TERMINATED" and t.epochs == epochs, status_table(exp)
+        done = [h["epoch"] for h in t.history]
+        assert done == sorted(set(done)) and done[-1] == epochs, t.history
+        assert [s["epoch"] for s in t.schedule] == done
+        # an epoch is missing only where the member took a checkpoint saved after the epoch
+        # before it: after the restart the members can be an epoch apart, and a member an epoch
+        # behind that takes the leader's checkpoint goes on from the leader's epoch
+        took = {e["epoch"]: e["from_epoch"] for e in t.exploits}
+        for before, after in zip([0, *done[:-1]], done, strict=True):
+            assert after == before + 1 or took.get(after) == after - 1, (t.history, t.exploits)
+    killed_at = {t["trial_id"]: t["epochs"] for t in at_kill}
+    mid_way = [t for t in exp.trials if killed_at[t.trial_id] < epochs]
+    assert mid_way, f"every member had finished when the driver was killed: {killed_at}"
+    for t in mid_way:
+        after = [h["resumed_from_epoch"] for h in t.history][killed_at[t.trial_id]:]
+        assert after and min(after) >= 1, t.history
 
 
 @pytest.fixture(scope="module")
 def refined(source: Path) -> dict[str, Any]:
     """``raysearch refine src`` as a driver process, SIGKILLed mid-way, then ``resume``d."""
-    logs = source.parent
-    args = ["--results", str(source)]
-    driver = cli("refine", "src", "--population", str(POPULATION), "--epochs", str(EPOCHS),
-                 "--perturb-interval", "1", *args, log=logs / "refine.log")
-    trials_json = source / "src-refine" / "trials.json"
-    try:
-        wait_for("both members mid-way", lambda: _ready_to_kill(trials_json), timeout=240,
-                 proc=driver)
-    finally:
-        stragglers = kill_driver(driver)
-    assert stragglers is not None
-    at_kill = read_records(trials_json)
-    resumed = cli("resume", "src-refine", *args, log=logs / "resume.log")
-    try:
-        assert resumed.wait(timeout=300) == 0, (logs / "resume.log").read_text()[-3000:]
-    finally:
-        if resumed.poll() is None:
-            kill_driver(resumed)
-    return {"at_kill": at_kill, "log": (logs / "resume.log").read_text(),
-            "exp": open_experiment("src-refine", source)}
+    return _kill_and_resume(source, "src-refine", EPOCHS, "--perturb-interval", "1")
 
 
 @pytest.mark.slow
 def test_a_killed_driver_resumes_without_losing_the_population(refined: dict[str, Any]) -> None:
-    exp, at_kill = refined["exp"], refined["at_kill"]
-    assert "resuming 'src-refine'" in refined["log"]
-    # the same members, all of them, each trained to the end with every epoch recorded once
-    assert sorted(t.trial_id for t in exp.trials) == sorted(t["trial_id"] for t in at_kill)
-    assert len(exp.trials) == POPULATION, status_table(exp)
-    for t in exp.trials:
-        assert t.state == "TERMINATED" and t.epochs == EPOCHS, status_table(exp)
-        epochs = [h["epoch"] for h in t.history]
-        assert epochs == sorted(set(epochs)) and epochs[-1] == EPOCHS, t.history
-        assert [s["epoch"] for s in t.schedule] == epochs
-        # an epoch is missing only where the member took a checkpoint saved after the epoch
-        # before it: after the restart the members can be an epoch apart, and a member an epoch
-        # behind that takes the leader's checkpoint goes on from the leader's epoch
-        took = {e["epoch"]: e["from_epoch"] for e in t.exploits}
-        for before, after in zip([0, *epochs[:-1]], epochs, strict=True):
-            assert after == before + 1 or took.get(after) == after - 1, (t.history, t.exploits)
-    # the members that were mid-way went on from a checkpoint, not from scratch
-    killed_at = {t["trial_id"]: t["epochs"] for t in at_kill}
-    mid_way = [t for t in exp.trials if killed_at[t.trial_id] < EPOCHS]
-    assert mid_way, f"every member had finished when the driver was killed: {killed_at}"
-    for t in mid_way:
-        after = [h["resumed_from_epoch"] for h in t.history][killed_at[t.trial_id]:]
-        assert after and min(after) >= 1, t.history
+    _assert_whole_after_resume(refined, EPOCHS)
     # the experiment says what it refined, and PBT acted
+    exp = refined["exp"]
     assert exp.refine is not None and exp.refine["source"] == "src"
     assert sorted(exp.refine["mutated"]) == ["loss.l1_hole", "optim.lr_g"]  # not model.skip
     assert sum(len(t.exploits) for t in exp.trials) >= 1, status_table(exp)
@@ -206,6 +218,24 @@ def test_multi_worker_members_are_cloned_with_their_optimiser_and_own_learning_r
     # epoch 1), and a start removed the member's earlier run: one run per member is left
     runs = sorted(d.name for d in (exp.path / "tune" / "train_runs").iterdir() if d.is_dir())
     assert len(runs) == 2 and {r.rsplit("-", 1)[0] for r in runs} == {
+        f"tune-{m.trial_id}" for m in exp.trials}, runs
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_a_multi_worker_population(source: Path) -> None:
+    """--workers-per-trial 2, the driver SIGKILLed mid-way (its Ray with it), then resumed: each
+    member's next Train run starts from the Tune checkpoint the snapshot holds, the population
+    ends whole, and one Train run per member is left (a start removes the member's earlier ones,
+    the killed session's included)."""
+    epochs = 3  # the kill window holds PBT's pause at epoch 2 and the members' restarts (~25 s)
+    run = _kill_and_resume(source, "src-ddp-kill", epochs, "--perturb-interval", "2",
+                           "--workers-per-trial", "2", "--cpus-per-worker", "0.5")
+    _assert_whole_after_resume(run, epochs)
+    exp = run["exp"]
+    assert exp.search["workers_per_trial"] == 2 and exp.search["checkpoints_to_tune"]
+    assert all(len(t.worker_nodes) == 2 for t in exp.trials), status_table(exp)
+    runs = sorted(d.name for d in (exp.path / "tune" / "train_runs").iterdir() if d.is_dir())
+    assert len(runs) == POPULATION and {r.rsplit("-", 1)[0] for r in runs} == {
         f"tune-{m.trial_id}" for m in exp.trials}, runs
 
 
