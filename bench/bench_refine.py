@@ -6,9 +6,9 @@ search over ``search_spaces/celeba64.yaml`` selects on faces 7001-7500; its best
 - (pbt) refined: ``raysearch refine`` with a population of ``--population`` members, each
   trained ``--epochs`` epochs from scratch, PBT deciding every ``--perturb-interval`` epochs; its
   best member's best epoch (on the validation faces) is pulled with ``raysearch best``;
-- (fixed) trained as it is: the winner's configuration, ``raysearch train`` for the same
-  ``--epochs`` epochs (one member's epochs: PBT spends ``--population`` times that), its best
-  epoch on the same validation faces kept;
+- (fixed) trained as it is: the winner's configuration, ``raysearch train`` for the same total
+  epochs as the whole population (``--population`` x ``--epochs``), its best epoch on the same
+  validation faces kept; and, beside it, for one member's ``--epochs``;
 
 with the same seeds (``--seeds``: added to the winner's train.seed in both), and both scored by
 ``raysearch evaluate --ids 7501-8000`` on faces that no search, member or run saw, with the
@@ -136,7 +136,7 @@ def one_seed(seed: int, results: Path, name: str, a: argparse.Namespace, work: P
 
     source = open_experiment(name, results)
     winner = winner_of(source)
-    metric, mode = source.metric, source.mode
+    metric = source.metric
     row: dict[str, Any] = {"seed": seed, "winner": winner.number, "metric": metric}
 
     refined = f"{name}-pbt-p{a.population}-e{a.epochs}-s{seed}"
@@ -164,27 +164,37 @@ def one_seed(seed: int, results: Path, name: str, a: argparse.Namespace, work: P
                   "seconds": spent(work, refined, t),
                   "test": evaluate(pulled, work / f"{refined}-eval", a, log)}
 
-    fixed = work / f"fixed-e{a.epochs}-s{seed}"
-    t = 0.0
-    if not (fixed / "metrics.jsonl").exists() or \
-            len((fixed / "metrics.jsonl").read_text().splitlines()) < a.epochs:
-        from raysearch.config import save_config
-        from raysearch.search.refine import winner_config
-
-        cfg = winner_config(source, winner, a.epochs)  # what refine trains, checkpoint each epoch
-        cfg.train.seed += seed  # as refine --seed does
-        save_config(cfg, work / f"fixed-e{a.epochs}-s{seed}.yaml")
-        t = run(["train", "--config", str(work / f"fixed-e{a.epochs}-s{seed}.yaml"),
-                 "--out", str(fixed)], log)
-    ckpt, epoch, val = best_epoch_checkpoint(fixed, metric, mode)
-    row["fixed"] = {"run": str(fixed), "best_epoch": epoch, "val": val, "epochs_trained": a.epochs,
-                    "seconds": spent(work, fixed.name, t),
-                    "test": evaluate(ckpt, work / f"fixed-e{a.epochs}-s{seed}-eval", a, log)}
+    # the issue's baseline: the same total epochs as the whole population; and one member's epochs
+    row["fixed"] = fixed_run(seed, a.population * a.epochs, source, winner, a, work, log)
+    row["fixed_member"] = fixed_run(seed, a.epochs, source, winner, a, work, log)
     return row
 
 
-def table(rows: list[dict[str, Any]], metrics: tuple[str, ...] = ("psnr", "ssim")) -> str:
-    """Markdown: per bin and metric, PBT and fixed for each seed, their means and the difference."""
+def fixed_run(seed: int, epochs: int, source: Any, winner: Any, a: argparse.Namespace,
+              work: Path, log: Path) -> dict[str, Any]:
+    """The winner's configuration trained ``epochs`` epochs with the seed's train.seed, its best
+    validation epoch kept and scored on the test faces (reused when it is in ``work``)."""
+    fixed = work / f"fixed-e{epochs}-s{seed}"
+    t = 0.0
+    if not (fixed / "metrics.jsonl").exists() or \
+            len((fixed / "metrics.jsonl").read_text().splitlines()) < epochs:
+        from raysearch.config import save_config
+        from raysearch.search.refine import winner_config
+
+        cfg = winner_config(source, winner, epochs)  # what refine trains, checkpoint each epoch
+        cfg.train.seed += seed  # as refine --seed does
+        save_config(cfg, work / f"{fixed.name}.yaml")
+        t = run(["train", "--config", str(work / f"{fixed.name}.yaml"), "--out", str(fixed)], log)
+    ckpt, epoch, val = best_epoch_checkpoint(fixed, source.metric, source.mode)
+    return {"run": str(fixed), "best_epoch": epoch, "val": val, "epochs_trained": epochs,
+            "seconds": spent(work, fixed.name, t),
+            "test": evaluate(ckpt, work / f"{fixed.name}-eval", a, log)}
+
+
+def table(rows: list[dict[str, Any]], metrics: tuple[str, ...] = ("psnr", "ssim"),
+          fixed: str = "fixed") -> str:
+    """Markdown: per bin and metric, PBT and the ``fixed`` run for each seed, their means and the
+    difference."""
     bins = sorted({b for r in rows for b in r["pbt"]["test"]})
     lines = ["| metric | hole ratio | " + " | ".join(f"seed {r['seed']}: PBT / fixed" for r in rows)
              + " | mean PBT - fixed |", "|---|---|" + "---:|" * (len(rows) + 1)]
@@ -192,7 +202,7 @@ def table(rows: list[dict[str, Any]], metrics: tuple[str, ...] = ("psnr", "ssim"
         for b in bins:
             cells, diffs = [], []
             for r in rows:
-                p, f = r["pbt"]["test"].get(b, {}).get(m), r["fixed"]["test"].get(b, {}).get(m)
+                p, f = r["pbt"]["test"].get(b, {}).get(m), r[fixed]["test"].get(b, {}).get(m)
                 if p is None or f is None:
                     cells.append("-")
                     continue
@@ -251,13 +261,19 @@ def main() -> None:
     out = REPO / a.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))
+    print(f"PBT against the winner trained for the population's total epochs "
+          f"({a.population} x {a.epochs}):")
     print(table(rows))
+    print(f"PBT against the winner trained for one member's epochs ({a.epochs}):")
+    print(table(rows, fixed="fixed_member"))
     for r in rows:
         print(f"seed {r['seed']}: PBT best trial {r['pbt']['best_trial']} epoch "
               f"{r['pbt']['best_epoch']} (val {r['pbt']['val']:.3f}, {r['pbt']['exploits']} exploits, "
               f"{r['pbt']['epochs_trained']} epochs in all, {r['pbt']['seconds']} s); fixed best epoch "
               f"{r['fixed']['best_epoch']} (val {r['fixed']['val']:.3f}, {r['fixed']['epochs_trained']} "
-              f"epochs, {r['fixed']['seconds']} s)")
+              f"epochs, {r['fixed']['seconds']} s); fixed for one member's epochs: best epoch "
+              f"{r['fixed_member']['best_epoch']} (val {r['fixed_member']['val']:.3f}, "
+              f"{r['fixed_member']['seconds']} s)")
     print(f"wrote {out}")
 
 
