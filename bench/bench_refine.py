@@ -8,14 +8,17 @@ search over ``search_spaces/celeba64.yaml`` selects on faces 7001-7500; its best
   best member's best epoch (on the validation faces) is pulled with ``raysearch best``;
 - (fixed) trained as it is: the winner's configuration, ``raysearch train`` for the same total
   epochs as the whole population (``--population`` x ``--epochs``), its best epoch on the same
-  validation faces kept; and, beside it, for one member's ``--epochs``;
+  validation faces kept; and, beside it, the same run's best epoch among its first ``--epochs``
+  (one member's epochs: nothing in the loop depends on ``train.epochs``, so those epochs are
+  what a run of ``--epochs`` trains);
 
 with the same seeds (``--seeds``: added to the winner's train.seed in both), and both scored by
 ``raysearch evaluate --ids 7501-8000`` on faces that no search, member or run saw, with the
 held-out mask files, per hole-ratio bin.
 
 Resumable: a search, refinement, training run or evaluation already in --workdir is reused (an
-interrupted refinement is resumed). CelebA missing: says so and exits 0.
+interrupted refinement is resumed). --out is written after each seed, so a run cut short keeps the
+seeds it finished. CelebA missing: says so and exits 0.
 
 Run (the full run is hours on 2 cores):
     PYTHONPATH=$PWD .venv/bin/python bench/bench_refine.py --source results/bench-quality-seed0
@@ -101,9 +104,18 @@ def source_search(a: argparse.Namespace, work: Path, log: Path) -> tuple[Path, s
     return results, name
 
 
-def best_epoch_checkpoint(run_dir: Path, metric: str, mode: str) -> tuple[Path, int, float]:
-    """The fixed run's epoch with the best validation metric (selected on val ids only)."""
+def val_curve(run_dir: Path, metric: str) -> list[float]:
+    """The fixed run's validation metric, epoch by epoch."""
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [round(float(r[metric]), 4) for r in rows]
+
+
+def best_epoch_checkpoint(run_dir: Path, metric: str, mode: str,
+                          upto: int | None = None) -> tuple[Path, int, float]:
+    """The fixed run's epoch with the best validation metric (selected on val ids only), among
+    its first ``upto`` epochs (all of them: None)."""
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if upto is None or int(r["epoch"]) <= upto]
     sign = 1.0 if mode == "max" else -1.0
     best = max(rows, key=lambda r: sign * r[metric])
     epoch = int(best["epoch"])
@@ -166,14 +178,16 @@ def one_seed(seed: int, results: Path, name: str, a: argparse.Namespace, work: P
 
     # the issue's baseline: the same total epochs as the whole population; and one member's epochs
     row["fixed"] = fixed_run(seed, a.population * a.epochs, source, winner, a, work, log)
-    row["fixed_member"] = fixed_run(seed, a.epochs, source, winner, a, work, log)
+    row["fixed_member"] = fixed_run(seed, a.population * a.epochs, source, winner, a, work, log,
+                                    upto=a.epochs)
     return row
 
 
 def fixed_run(seed: int, epochs: int, source: Any, winner: Any, a: argparse.Namespace,
-              work: Path, log: Path) -> dict[str, Any]:
+              work: Path, log: Path, upto: int | None = None) -> dict[str, Any]:
     """The winner's configuration trained ``epochs`` epochs with the seed's train.seed, its best
-    validation epoch kept and scored on the test faces (reused when it is in ``work``)."""
+    validation epoch (among the first ``upto``) kept and scored on the test faces (reused when it
+    is in ``work``)."""
     fixed = work / f"fixed-e{epochs}-s{seed}"
     t = 0.0
     if not (fixed / "metrics.jsonl").exists() or \
@@ -185,10 +199,27 @@ def fixed_run(seed: int, epochs: int, source: Any, winner: Any, a: argparse.Name
         cfg.train.seed += seed  # as refine --seed does
         save_config(cfg, work / f"{fixed.name}.yaml")
         t = run(["train", "--config", str(work / f"{fixed.name}.yaml"), "--out", str(fixed)], log)
-    ckpt, epoch, val = best_epoch_checkpoint(fixed, source.metric, source.mode)
-    return {"run": str(fixed), "best_epoch": epoch, "val": val, "epochs_trained": epochs,
-            "seconds": spent(work, fixed.name, t),
-            "test": evaluate(ckpt, work / f"{fixed.name}-eval", a, log)}
+    ckpt, epoch, val = best_epoch_checkpoint(fixed, source.metric, source.mode, upto)
+    curve = val_curve(fixed, source.metric)
+    seconds = spent(work, fixed.name, t)
+    if upto is not None:  # one member's epochs out of the longer run: its share of the time
+        curve, seconds = curve[:upto], round(seconds * upto / epochs, 1)
+    suffix = "" if upto is None else f"-first{upto}"
+    return {"run": f"{fixed.name}{suffix}", "best_epoch": epoch, "val": val,
+            "epochs_trained": upto or epochs, "seconds": seconds, "val_curve": curve,
+            "test": evaluate(ckpt, work / f"{fixed.name}{suffix}-eval", a, log)}
+
+
+def source_summary(results: Path, name: str) -> dict[str, Any]:
+    """What the source search ran and which trial won (for BENCHMARKS.md)."""
+    from raysearch.search.experiment import open_experiment
+    from raysearch.search.refine import winner_of
+
+    source = open_experiment(name, results)
+    winner = winner_of(source)
+    return {"trials": len(source.trials), "ended": len(source.finished()),
+            "winner": winner.number, "params": winner.params,
+            "val": winner.value(source.metric), "epochs": len(winner.history)}
 
 
 def table(rows: list[dict[str, Any]], metrics: tuple[str, ...] = ("psnr", "ssim"),
@@ -251,16 +282,18 @@ def main() -> None:
     log = work / "bench.log"
     print(f"load average {load()}; log in {log}")
     results, name = source_search(a, work, log)
-    rows = []
+    out = REPO / a.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
     for seed in range(a.seeds):
         rows.append(one_seed(seed, results, name, a, work, log))
         print(f"seed {seed} done; load average {load()}")
-    summary = {"population": a.population, "epochs": a.epochs, "perturb_interval": a.perturb_interval,
-               "scheduler": "pb2" if a.pb2 else "pbt", "test_ids": TEST_IDS,
-               "num_images": a.num_images, "quick": a.quick, "load_after": load(), "runs": rows}
-    out = REPO / a.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=1))
+        summary = {"population": a.population, "epochs": a.epochs,
+                   "perturb_interval": a.perturb_interval, "scheduler": "pb2" if a.pb2 else "pbt",
+                   "test_ids": TEST_IDS, "num_images": a.num_images, "quick": a.quick,
+                   "source": source_summary(results, name), "seeds_done": len(rows),
+                   "seeds": a.seeds, "load_after": load(), "runs": rows}
+        out.write_text(json.dumps(summary, indent=1))  # after each seed: a cut run keeps them
     print(f"PBT against the winner trained for the population's total epochs "
           f"({a.population} x {a.epochs}):")
     print(table(rows))
