@@ -126,7 +126,7 @@ def main() -> None:
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
     strategies = [STRATEGIES[0], Strategy()] if args.with_random else [Strategy()]
-    runs = compare_strategies(RealRuns(args.workdir / "real"), base, strategies,
+    runs = compare_strategies(RealRuns(args.workdir / "real", args.out / "searches"), base, strategies,
                               range(args.seeds), sc.trials, prefix="all-")
     anytime = None
     if args.with_random:

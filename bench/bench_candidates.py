@@ -133,7 +133,7 @@ def main() -> None:
                       data=str(args.celeba), max_epochs=sc.epochs, max_concurrent=sc.max_concurrent,
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
-    real = RealRuns(workdir / "real")
+    real = RealRuns(workdir / "real", None if args.quick else out / "searches")
     chosen = [STRATEGIES[0], STRATEGIES[3], *[c for c in candidates if c not in STRATEGIES]]
     runs = compare_strategies(real, base, chosen, range(sc.seeds), sc.trials)
     rows = analyse(runs, sc.budget)

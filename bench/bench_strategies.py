@@ -121,16 +121,51 @@ def data_overrides(sc: Scale, celeba: Path, masks: Path, eval_ids: str) -> dict[
 # ---- 1. the four strategies on real faces ------------------------------------------------------
 
 class RealRuns:
-    """Runs (or reuses) real searches; a search counts as done once it is in done.json."""
+    """Runs (or reuses) real searches; a search counts as done once it is in done.json.
 
-    def __init__(self, folder: Path) -> None:
+    With an ``archive`` (a folder under bench/results, which is committed), each finished search's
+    records are copied there too: the experiment folder's own files (its spec, trial records,
+    study and ASHA journals; no checkpoints, no faces, a few tens of kB). A finished search that
+    ``folder`` lacks (a fresh checkout: results/ is not committed) is restored from it, so a
+    benchmark of many searches can span sessions."""
+
+    def __init__(self, folder: Path, archive: Path | None = None) -> None:
         self.folder = folder
+        self.archive = archive
         self.done_file = folder / "done.json"
         self.done: dict[str, dict[str, Any]] = (json.loads(self.done_file.read_text())
                                                 if self.done_file.exists() else {})
+        if archive is not None and (archive / "done.json").exists():
+            self.done = {**json.loads((archive / "done.json").read_text()), **self.done}
         self.wall_s = 0.0  # of the searches used, when they ran (reused ones included)
 
+    def _archive(self, spec: SearchSpec) -> None:
+        if self.archive is None:
+            return
+        kept = self.archive / spec.name
+        kept.mkdir(parents=True, exist_ok=True)
+        for f in spec.experiment.iterdir():
+            if f.is_file() and not f.name.startswith("."):  # not the driver's lock
+                shutil.copy2(f, kept / f.name)
+        done = (json.loads((self.archive / "done.json").read_text())
+                if (self.archive / "done.json").exists() else {})
+        done[spec.name] = self.done[spec.name]
+        (self.archive / "done.json").write_text(json.dumps(done, indent=1))
+
+    def _restore(self, spec: SearchSpec) -> bool:
+        """Copy an archived finished search back into ``folder``; whether there was one."""
+        kept = None if self.archive is None else self.archive / spec.name
+        if kept is None or not (kept / SPEC_FILE).exists():
+            return False
+        if spec.experiment.exists():
+            shutil.rmtree(spec.experiment)
+        shutil.copytree(kept, spec.experiment)
+        say(f"{spec.name}: restored from {kept}")
+        return True
+
     def __call__(self, spec: SearchSpec) -> Path:
+        if spec.name in self.done and not (spec.experiment / SPEC_FILE).exists():
+            self._restore(spec)
         if spec.name in self.done and (spec.experiment / SPEC_FILE).exists():
             say(f"{spec.name}: reusing the finished search")
             self.wall_s += self.done[spec.name]["wall_s"]
@@ -148,6 +183,7 @@ class RealRuns:
         self.done[spec.name] = {"wall_s": wall, "trials": len(trials), "epochs": epochs,
                                 "load_end": os.getloadavg()[0]}
         self.done_file.write_text(json.dumps(self.done, indent=1))
+        self._archive(spec)
         say(f"{spec.name}: {len(trials)} trials, {epochs} epochs, best val_psnr "
             f"{best.best['val_psnr'] if best else float('nan'):.3f}, {wall:.0f} s")
         return spec.experiment
@@ -623,7 +659,7 @@ def main() -> None:
                       data=str(args.celeba), max_epochs=sc.epochs, max_concurrent=sc.max_concurrent,
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
-    real_runs = RealRuns(workdir / "real")
+    real_runs = RealRuns(workdir / "real", None if args.quick else out / "searches")
     chosen = [st for st in STRATEGIES if LETTERS[st.label] in args.strategies]
     runs = compare_strategies(real_runs, base, chosen, range(sc.seeds), sc.trials)
     real_s = real_runs.wall_s
