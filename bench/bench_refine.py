@@ -210,6 +210,27 @@ def fixed_run(seed: int, epochs: int, source: Any, winner: Any, a: argparse.Name
             "test": evaluate(ckpt, work / f"{fixed.name}{suffix}-eval", a, log)}
 
 
+def fixed_only(a: argparse.Namespace, results: Path, name: str, work: Path, log: Path,
+               out: Path) -> None:
+    """--fixed-only: the winner trained --fixed-only epochs per seed, scored as in a full run."""
+    from raysearch.search.experiment import open_experiment
+    from raysearch.search.refine import winner_of
+
+    source = open_experiment(name, results)
+    winner = winner_of(source)
+    rows = []
+    for seed in a.seed_list or range(a.seeds):
+        rows.append({"seed": seed, "winner": winner.number, "metric": source.metric,
+                     "fixed": fixed_run(seed, a.fixed_only, source, winner, a, work, log)})
+        print(f"seed {seed}: fixed {a.fixed_only} epochs, best epoch {rows[-1]['fixed']['best_epoch']}"
+              f" (val {rows[-1]['fixed']['val']:.3f}, {rows[-1]['fixed']['seconds']} s); load "
+              f"average {load()}")
+    out.write_text(json.dumps({"fixed_only": a.fixed_only, "test_ids": TEST_IDS,
+                               "num_images": a.num_images, "source": source_summary(results, name),
+                               "load_after": load(), "runs": rows}, indent=1))
+    print(f"wrote {out}")
+
+
 def source_summary(results: Path, name: str) -> dict[str, Any]:
     """What the source search ran and which trial won (for BENCHMARKS.md)."""
     from raysearch.search.experiment import open_experiment
@@ -253,6 +274,11 @@ def main() -> None:
     ap.add_argument("--perturb-interval", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1 (at least 2)")
     ap.add_argument("--pb2", action="store_true")
+    ap.add_argument("--fixed-only", type=int, metavar="EPOCHS",
+                    help="train and score only the fixed baseline, for EPOCHS epochs (e.g. the "
+                         "total of a population whose refinement is already measured)")
+    ap.add_argument("--seed", type=int, action="append", dest="seed_list",
+                    help="with --fixed-only: this seed only (repeatable; default 0..--seeds-1)")
     ap.add_argument("--space", default=str(REPO / "bench" / "refine_space.yaml"),
                     help="what PBT mutates (refine --space)")
     ap.add_argument("--num-images", type=int, default=500, help="test faces per hole-ratio bin")
@@ -284,6 +310,9 @@ def main() -> None:
     results, name = source_search(a, work, log)
     out = REPO / a.out
     out.parent.mkdir(parents=True, exist_ok=True)
+    if a.fixed_only:
+        fixed_only(a, results, name, work, log, out)
+        return
     rows: list[dict[str, Any]] = []
     for seed in range(a.seeds):
         rows.append(one_seed(seed, results, name, a, work, log))
