@@ -231,6 +231,23 @@ def fixed_only(a: argparse.Namespace, results: Path, name: str, work: Path, log:
     print(f"wrote {out}")
 
 
+def compare(files: list[Path]) -> None:
+    """--compare: a refinement's PBT rows against fixed runs measured apart, by seed."""
+    refined = json.loads(files[0].read_text())
+    fixed = {r["seed"]: r["fixed"] for f in files[1:] for r in json.loads(f.read_text())["runs"]}
+    rows = [{**r, "fixed": fixed[r["seed"]]} for r in refined["runs"] if r["seed"] in fixed]
+    if not rows:
+        raise SystemExit(f"--compare: no seed of {files[0]} is in {', '.join(map(str, files[1:]))}")
+    epochs = {r["fixed"]["epochs_trained"] for r in rows}
+    print(f"PBT (population {refined['population']} x {refined['epochs']} epochs, {files[0]}) "
+          f"against the winner trained for {', '.join(map(str, sorted(epochs)))} epochs:")
+    print(table(rows))
+    for r in rows:
+        f = r["fixed"]
+        print(f"seed {r['seed']}: fixed best epoch {f['best_epoch']} (val {f['val']:.3f}, "
+              f"{f['epochs_trained']} epochs, {f['seconds']} s); val curve {f.get('val_curve')}")
+
+
 def source_summary(results: Path, name: str) -> dict[str, Any]:
     """What the source search ran and which trial won (for BENCHMARKS.md)."""
     from raysearch.search.experiment import open_experiment
@@ -291,7 +308,14 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true",
                     help="the pipeline in minutes: 32 px, 300 faces, population 2, 2 epochs, "
                          "20 test faces per bin (numbers mean nothing)")
+    ap.add_argument("--compare", nargs="+", type=Path, metavar="JSON",
+                    help="no training: print the table of the first file's PBT runs (an --out of "
+                         "this script) against the fixed runs of the others (--fixed-only outs), "
+                         "seed by seed")
     a = ap.parse_args()
+    if a.compare:
+        compare(a.compare)
+        return
     if not (a.data / "celeba" / "000001.jpg").exists() or not (a.data / "masks").is_dir():
         print(f"skip: CelebA or the NVIDIA masks not found at {a.data} (../shared/data)")
         return
