@@ -125,9 +125,9 @@ class RealRuns:
 
     With an ``archive`` (a folder under bench/results, which is committed), each finished search's
     records are copied there too: the experiment folder's own files (its spec, trial records,
-    study and ASHA journals; no checkpoints, no faces, a few tens of kB). A finished search that
-    ``folder`` lacks (a fresh checkout: results/ is not committed) is restored from it, so a
-    benchmark of many searches can span sessions."""
+    study and ASHA journals; no checkpoints, no faces: about 250 kB for a 20-trial search). A
+    finished search that ``folder`` lacks (a fresh checkout: results/ is not committed) is
+    restored from it, so a benchmark of many searches can span sessions."""
 
     def __init__(self, folder: Path, archive: Path | None = None) -> None:
         self.folder = folder
