@@ -104,18 +104,21 @@ def source_search(a: argparse.Namespace, work: Path, log: Path) -> tuple[Path, s
     return results, name
 
 
+def epoch_rows(run_dir: Path) -> list[dict[str, Any]]:
+    """The fixed run's metrics.jsonl, one row per epoch."""
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def val_curve(run_dir: Path, metric: str) -> list[float]:
     """The fixed run's validation metric, epoch by epoch."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [round(float(r[metric]), 4) for r in rows]
+    return [round(float(r[metric]), 4) for r in epoch_rows(run_dir)]
 
 
 def best_epoch_checkpoint(run_dir: Path, metric: str, mode: str,
                           upto: int | None = None) -> tuple[Path, int, float]:
     """The fixed run's epoch with the best validation metric (selected on val ids only), among
     its first ``upto`` epochs (all of them: None)."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    rows = [r for r in rows if upto is None or int(r["epoch"]) <= upto]
+    rows = [r for r in epoch_rows(run_dir) if upto is None or int(r["epoch"]) <= upto]
     sign = 1.0 if mode == "max" else -1.0
     best = max(rows, key=lambda r: sign * r[metric])
     epoch = int(best["epoch"])
@@ -337,6 +340,7 @@ def main() -> None:
     if a.fixed_only:
         fixed_only(a, results, name, work, log, out)
         return
+    source = source_summary(results, name)
     rows: list[dict[str, Any]] = []
     for seed in range(a.seeds):
         rows.append(one_seed(seed, results, name, a, work, log))
@@ -344,7 +348,7 @@ def main() -> None:
         summary = {"population": a.population, "epochs": a.epochs,
                    "perturb_interval": a.perturb_interval, "scheduler": "pb2" if a.pb2 else "pbt",
                    "test_ids": TEST_IDS, "num_images": a.num_images, "quick": a.quick,
-                   "source": source_summary(results, name), "seeds_done": len(rows),
+                   "source": source, "seeds_done": len(rows),
                    "seeds": a.seeds, "load_after": load(), "runs": rows}
         out.write_text(json.dumps(summary, indent=1))  # after each seed: a cut run keeps them
     print(f"PBT against the winner trained for the population's total epochs "
