@@ -17,7 +17,7 @@ run are reused if its workdir is there):
         --workdir results/bench-strategies-t20 --out bench/results/budget20 \
         --strategy tpe-group+hyperband --strategy tpe+hyperband
 --quick: bench_strategies' tiny scale, to check the script (its numbers mean nothing).
-Writes candidates.json in --out and prints a Markdown table.
+Writes candidates.json (or --json NAME) in --out and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -113,6 +113,8 @@ def main() -> None:
     for key in ("seeds", "trials", "epochs", "startup_trials"):
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
     ap.add_argument("--skip-test", action="store_true", help="no retraining on the test ids")
+    ap.add_argument("--json", default="candidates.json",
+                    help="the file written in --out (another name keeps an earlier run's file)")
     args = ap.parse_args()
     candidates = [Strategy.parse(s) for s in args.strategies]
     if not candidates:
@@ -153,9 +155,9 @@ def main() -> None:
               "rows": rows, "test_psnr": tests,
               "experiments": {k: [str(p) for p in v] for k, v in runs.items()}}
     out.mkdir(parents=True, exist_ok=True)
-    (out / "candidates.json").write_text(json.dumps(result, indent=1))
+    (out / args.json).write_text(json.dumps(result, indent=1))
     print("\n" + markdown(rows, tests, sc.budget) + "\n")
-    say(f"wrote {out / 'candidates.json'}")
+    say(f"wrote {out / args.json}")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--tune-sizes", default="100", help="the sizes at which (tune), which starts "
                                                       "an actor per trial, runs too")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="runs of every (size, driver); the drivers alternate within each round")
     ap.add_argument("--quick", action="store_true", help="sizes 10,20: checks the script")
     ap.add_argument("--out", type=Path, default=None, help="default: bench/results (a temp "
                                                           "folder with --quick)")
@@ -158,39 +160,85 @@ def main() -> None:
     out = args.out or (Path(tempfile.mkdtemp(prefix="overhead-")) if args.quick
                        else REPO / "bench" / "results")
     rows = []
-    for n in sizes:
-        for d in drivers:  # side by side: the drivers alternate at every size
-            if d == "tune" and n not in tune_sizes:
-                continue
-            child = subprocess.run([sys.executable, __file__, "--one", f"{d}:{n}", "--seed",
-                                    str(args.seed)], capture_output=True, text=True,
-                                   env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
-            found = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
-            if child.returncode or not found:
-                raise SystemExit(f"{d} at {n} trials failed (exit {child.returncode}):\n"
-                                 f"{child.stderr[-3000:]}")
-            rows.append(json.loads(found[-1][len("RESULT "):]))
-            r = rows[-1]
-            print(f"[{time.strftime('%H:%M:%S')}] {d} {n} trials: {r['s_per_trial']:.3f} s/trial, "
-                  f"driver CPU {r['driver_cpu_s_per_trial']:.3f} s/trial, peak "
-                  f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+    # side by side: the drivers alternate at every size and in every round
+    for n, _round, d in ((n, k, d) for n in sizes for k in range(args.repeats)
+                         for d in drivers):
+        if d == "tune" and n not in tune_sizes:
+            continue
+        child = subprocess.run([sys.executable, __file__, "--one", f"{d}:{n}", "--seed",
+                                str(args.seed)], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+        found = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
+        if child.returncode or not found:
+            raise SystemExit(f"{d} at {n} trials failed (exit {child.returncode}):\n"
+                             f"{child.stderr[-3000:]}")
+        rows.append(json.loads(found[-1][len("RESULT "):]))
+        r = rows[-1]
+        print(f"[{time.strftime('%H:%M:%S')}] {d} {n} trials: {r['s_per_trial']:.3f} s/trial, "
+              f"driver CPU {r['driver_cpu_s_per_trial']:.3f} s/trial, peak "
+              f"{r['peak_rss_mib']:.0f} MiB", flush=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core CPU",
               "epochs_per_trial": EPOCHS, "concurrent": CONCURRENT, "quick": args.quick,
-              "rows": rows}
+              "repeats": args.repeats, "rows": rows, "fits": fits(rows)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "overhead_vs_tune.json").write_text(json.dumps(result, indent=1))
     print(markdown(rows))
+    print(markdown_fits(result["fits"]))
     print(f"\nwrote {out / 'overhead_vs_tune.json'}")
 
 
+def fits(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per driver, wall = start + per_trial * trials by least squares over every run.
+
+    The slope is the per-trial overhead; the intercept is what a search costs once (its set-up
+    and tear-down), which s per trial at one size spreads over that size's trials.
+    """
+    import numpy as np
+
+    out = {}
+    for d in sorted({r["driver"] for r in rows}):
+        mine = [r for r in rows if r["driver"] == d]
+        if len({r["trials"] for r in mine}) < 2:
+            continue
+        n = np.array([r["trials"] for r in mine], dtype=float)
+        wall = np.array([r["wall_s"] for r in mine])
+        cpu = np.array([r["driver_cpu_s"] for r in mine])
+        slope, start = np.polyfit(n, wall, 1)
+        cpu_slope, cpu_start = np.polyfit(n, cpu, 1)
+        out[d] = {"per_trial_s": float(slope), "start_s": float(start),
+                  "driver_cpu_per_trial_s": float(cpu_slope), "driver_cpu_start_s": float(cpu_start),
+                  "runs": len(mine)}
+    return out
+
+
+def markdown_fits(f: dict[str, dict[str, float]]) -> str:
+    if not f:
+        return ""
+    base = f.get("tune-reuse")
+    lines = ["", "| driver | runs | per-trial overhead s (slope of wall time) | once per search s "
+             "| driver CPU s per trial (slope) | per-trial overhead / tune-reuse's |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for d, v in f.items():
+        ratio = f"{v['per_trial_s'] / base['per_trial_s']:.2f}" if base else ""
+        lines.append(f"| {d} | {v['runs']} | {v['per_trial_s']:.4f} | {v['start_s']:.2f} | "
+                     f"{v['driver_cpu_per_trial_s']:.4f} | {ratio} |")
+    return "\n".join(lines)
+
+
 def markdown(rows: list[dict[str, Any]]) -> str:
-    by = {(r["driver"], r["trials"]): r for r in rows}
+    import numpy as np
+
+    by: dict[tuple[str, int], list[float]] = {}
+    for r in rows:
+        by.setdefault((r["driver"], r["trials"]), []).append(r["s_per_trial"])
+    median = {k: float(np.median(v)) for k, v in by.items()}
     lines = ["| trials | driver | s per trial (wall) | trials per s | driver CPU s per trial | "
-             "peak driver memory MiB | raysearch / the faster hand-assembled, s per trial |",
+             "peak driver memory MiB | raysearch / the faster hand-assembled (median), s per trial "
+             "|",
              "|---:|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        others = [by[k]["s_per_trial"] for k in (("tune", r["trials"]), ("tune-reuse", r["trials"]))
-                  if k in by]
+        others = [median[k] for k in (("tune", r["trials"]), ("tune-reuse", r["trials"]))
+                  if k in median]
         ratio = (f"{r['s_per_trial'] / min(others):.2f}"
                  if r["driver"] == "raysearch" and others else "")
         lines.append(f"| {r['trials']} | {r['driver']} | {r['s_per_trial']:.3f} | "

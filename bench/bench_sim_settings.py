@@ -42,6 +42,9 @@ VARIANTS: dict[str, tuple[Strategy, dict[str, int]]] = {
     "(d) 2 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 2}),
     "(d) 8 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 8}),
     "(d) ASHA reduction factor 3": (Strategy("tpe", "asha"), {"reduction_factor": 3}),
+    "(d) 8 start-up trials, reduction factor 3": (Strategy("tpe", "asha"),
+                                                  {"startup_trials": 8, "reduction_factor": 3}),
+    "(d) ASHA grace period 2": (Strategy("tpe", "asha"), {"grace_period": 2}),
     # issue 20: one registry entry each (raysearch.search.strategy); Optuna 5's TPE default is
     # already multivariate with the constant liar, so each of these changes one setting of (d)
     "(d) tpe-group: multivariate + grouped": (Strategy("tpe-group", "asha"), {}),
