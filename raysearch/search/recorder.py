@@ -15,14 +15,14 @@ from typing import Any
 
 from ray.tune import Callback
 
-from raysearch.metrics import validation_modes
 from raysearch.search.progress import Tally, fmt
 from raysearch.search.records import TRIALS_FILE, TRIALS_JOURNAL, TrialRecord, TrialState, finite, read_trials
+from raysearch.search.space import metric_modes
 from raysearch.search.store import COMPACT_BYTES, STUDY_FILE, RecordStore, write_trials
 
 # what a record keeps of each result: every validation metric, every training term the loop
 # logged (train_g_*, train_d_*), and the timings
-_KEPT_METRICS = (*validation_modes(), "images_per_s", "train_time_s", "epoch_time_s",
+_KEPT_METRICS = (*metric_modes(), "images_per_s", "train_time_s", "epoch_time_s",
                  "time_total_s", "generator_params", "resumed_from_epoch", "optim_lr_g",
                  "optim_lr_d")
 
