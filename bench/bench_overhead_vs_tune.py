@@ -13,8 +13,9 @@ The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep
 - (raysearch) raysearch's real driver through ``raysearch simulate``'s replay: the same sampler
   and ASHA settings, plus everything raysearch adds: the trial records (trials.json and its
   journal), the Optuna study in a journal file with honest states, PersistentASHA's rungs
-  (asha.journal), the epoch budget, signed Tune snapshots every 1 s (TUNE_GLOBAL_CHECKPOINT_S=1),
-  progress lines.
+  (asha.journal), the epoch budget, signed Tune snapshots, progress lines. The snapshots come at
+  Tune's own pace (every 10 s or more): ``simulate`` does not set the 1 s that ``raysearch run``
+  and ``resume`` set (``runner.snapshot_often``), so neither driver snapshots every second here.
 
 Each (driver, size) runs in a fresh Python process with its own local Ray, so that its peak
 memory (``ru_maxrss``) is its own; the clock starts after Ray is up. Reported per run: wall time
@@ -74,8 +75,9 @@ def curves_experiment(folder: Path) -> Path:
     return folder
 
 
-def hand_assembled(table: Any, trials: int, seed: int, storage: Path, reuse: bool = False) -> None:
-    """What a Tune user writes: Tuner + OptunaSearch + ASHAScheduler over a function trainable."""
+def hand_assembled(table: Any, trials: int, seed: int, storage: Path, reuse: bool = False) -> Any:
+    """What a Tune user writes: Tuner + OptunaSearch + ASHAScheduler over a function trainable.
+    Returns Tune's ResultGrid."""
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
@@ -89,21 +91,33 @@ def hand_assembled(table: Any, trials: int, seed: int, storage: Path, reuse: boo
                               reduction_factor=RF)
     fn = tune.with_resources(tune.with_parameters(replay_trial, table=table, seconds_per_epoch=0.0),
                              {"cpu": 1})
-    tune.Tuner(fn, tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
-                                               num_samples=trials,
-                                               max_concurrent_trials=CONCURRENT,
-                                               reuse_actors=reuse),
-               run_config=tune.RunConfig(name="tune", storage_path=str(storage), verbose=0)).fit()
+    config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=trials,
+                             max_concurrent_trials=CONCURRENT, reuse_actors=reuse)
+    run = tune.RunConfig(name="tune", storage_path=str(storage), verbose=0)
+    return tune.Tuner(fn, tune_config=config, run_config=run).fit()
 
 
-def through_raysearch(table: Any, trials: int, seed: int, results: Path) -> None:
+def through_raysearch(table: Any, trials: int, seed: int, results: Path) -> Path:
+    """raysearch's driver; returns the experiment folder."""
     from raysearch.search.runner import SearchSpec
     from raysearch.search.simulate import simulate_search
 
     spec = SearchSpec(name="raysearch", results=str(results), max_epochs=EPOCHS,
                       num_samples=trials, seed=seed, max_concurrent=CONCURRENT,
                       startup_trials=STARTUP, grace_period=GRACE, reduction_factor=RF)
-    simulate_search(table, spec, seconds_per_epoch=0.0, say=lambda _m: None)
+    return simulate_search(table, spec, seconds_per_epoch=0.0, say=lambda _m: None)
+
+
+def actors(driver: str, ran: Any) -> int:
+    """How many trial processes ran the trials (distinct pids). With reused actors and no-op
+    trials Tune settles at the start into one of two states: both actors up and reused, or one
+    actor that runs every trial while a second is asked for and given up again for each trial
+    (a placement group made and removed per trial); this tells the runs apart."""
+    from raysearch.search.records import read_trials
+
+    if driver == "raysearch":
+        return len({r.pid for r in read_trials(ran)})
+    return len({r.metrics.get("pid") for r in ran})
 
 
 def _mib() -> float:
@@ -124,11 +138,12 @@ def one(driver: str, trials: int, seed: int) -> dict[str, Any]:
     start_ray(num_cpus=2)
     rss_before, cpu0, t0 = _mib(), time.process_time(), time.perf_counter()
     if driver == "raysearch":
-        through_raysearch(table, trials, seed, work / "run")
+        ran = through_raysearch(table, trials, seed, work / "run")
     else:
-        hand_assembled(table, trials, seed, work / "run", reuse=driver == "tune-reuse")
+        ran = hand_assembled(table, trials, seed, work / "run", reuse=driver == "tune-reuse")
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"driver": driver, "trials": trials, "wall_s": wall, "s_per_trial": wall / trials,
+            "actors": actors(driver, ran),
             "trials_per_s": trials / wall, "driver_cpu_s": cpu, "driver_cpu_s_per_trial": cpu / trials,
             "rss_after_ray_mib": rss_before, "peak_rss_mib": _mib(),
             "load_end": os.getloadavg()[0], "workdir": str(work)}
@@ -176,7 +191,8 @@ def main() -> None:
         r = rows[-1]
         print(f"[{time.strftime('%H:%M:%S')}] {d} {n} trials: {r['s_per_trial']:.3f} s/trial, "
               f"driver CPU {r['driver_cpu_s_per_trial']:.3f} s/trial, peak "
-              f"{r['peak_rss_mib']:.0f} MiB", flush=True)
+              f"{r['peak_rss_mib']:.0f} MiB, {r['actors']} actor(s), load average "
+              f"{r['load_end']:.2f}", flush=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core CPU",
               "epochs_per_trial": EPOCHS, "concurrent": CONCURRENT, "quick": args.quick,
               "repeats": args.repeats, "rows": rows, "fits": fits(rows)}
@@ -233,9 +249,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         by.setdefault((r["driver"], r["trials"]), []).append(r["s_per_trial"])
     median = {k: float(np.median(v)) for k, v in by.items()}
     lines = ["| trials | driver | s per trial (wall) | trials per s | driver CPU s per trial | "
-             "peak driver memory MiB | raysearch / the faster hand-assembled (median), s per trial "
-             "|",
-             "|---:|---|---:|---:|---:|---:|---:|"]
+             "peak driver memory MiB | actors | raysearch / the faster hand-assembled (median), "
+             "s per trial |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         others = [median[k] for k in (("tune", r["trials"]), ("tune-reuse", r["trials"]))
                   if k in median]
@@ -243,7 +259,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                  if r["driver"] == "raysearch" and others else "")
         lines.append(f"| {r['trials']} | {r['driver']} | {r['s_per_trial']:.3f} | "
                      f"{r['trials_per_s']:.2f} | {r['driver_cpu_s_per_trial']:.3f} | "
-                     f"{r['peak_rss_mib']:.0f} | {ratio} |")
+                     f"{r['peak_rss_mib']:.0f} | {r.get('actors', '')} | {ratio} |")
     return "\n".join(lines)
 
 

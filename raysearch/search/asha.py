@@ -68,6 +68,7 @@ class PersistentASHA(ASHAScheduler):
         self._logged: dict[tuple[int, float, str], float] = {}  # what the files hold of the rungs
         self._file_bytes = self._journal_bytes = 0
         self._loaded = False
+        self._unchecked = False  # trials completed before this driver, not yet looked for
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -81,6 +82,7 @@ class PersistentASHA(ASHAScheduler):
         self._file_bytes = self.store.size(ASHA_FILE)
         self._journal_bytes = self.store.size(ASHA_JOURNAL)
         state = read_asha_state(self.store)
+        self._unchecked = bool(state and state.get("completed"))  # choose_trial_to_run looks once
         if not state:
             return
         for b, (bracket, saved) in enumerate(zip(self._brackets, state["brackets"], strict=False)):
@@ -134,6 +136,8 @@ class PersistentASHA(ASHAScheduler):
 
     def _draw_bracket(self) -> int:
         """Ray's rule (a bracket's weight is e^(its rungs - the most rungs)), seeded."""
+        if len(self._brackets) == 1:  # plain ASHA: nothing to draw
+            return 0
         sizes = np.array([len(b._rungs) for b in self._brackets], dtype=float)
         weights = np.exp(sizes - sizes.max())
         rng = np.random.default_rng([self.seed, len(self._bracket_of)])
@@ -171,8 +175,12 @@ class PersistentASHA(ASHAScheduler):
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
         self._load()
-        for trial in list(tune_controller.get_trials()):
-            # completed after Tune's last snapshot, so restored as unfinished: do not pay again
-            if trial.status == Trial.PENDING and trial.trial_id in self._completed:
-                tune_controller.stop_trial(trial)
+        if self._unchecked:
+            # completed after Tune's last snapshot, so restored as unfinished: do not pay again.
+            # Tune restores every trial before its first step, and a trial that completes in
+            # this driver never turns pending again: one look, not one per step (issue 20)
+            self._unchecked = False
+            for trial in list(tune_controller.get_trials()):
+                if trial.status == Trial.PENDING and trial.trial_id in self._completed:
+                    tune_controller.stop_trial(trial)
         return super().choose_trial_to_run(tune_controller)

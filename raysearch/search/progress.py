@@ -91,7 +91,7 @@ class Progress(Callback):
         self.t0 = time.monotonic()  # a resumed search counts its time from the resume
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        rec = self.records().get(trial.trial_id)
+        rec = self.recorder.records.get(trial.trial_id)
         if rec is None or trial.trial_id in self._started:
             return
         self._started.add(trial.trial_id)

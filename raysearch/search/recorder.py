@@ -52,6 +52,7 @@ class TrialRecorder(Callback):
         # trials.journal; trials.json is rewritten only once the journal outgrows it
         # (store.COMPACT_BYTES)
         self._trials_seen = 0  # the length of Tune's trial list at the last look
+        self._next_number = max((r.number for r in self.records.values()), default=-1) + 1
         self.tally = Tally(self.metric, self.mode, self.records.values())
         self._file_bytes = self.store.size(TRIALS_FILE)
         self._journal_bytes = self.store.size(TRIALS_JOURNAL)
@@ -64,10 +65,11 @@ class TrialRecorder(Callback):
 
     def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
         # number trials in the order Tune created them, which is the order Optuna asked for them
-        # (Tune's list only grows: look through it only when it has, not at every step)
+        # (Tune's list only grows, at its end: look at what it has grown by, not at every step)
         if len(trials) != self._trials_seen:
+            grown = trials[self._trials_seen:] if len(trials) > self._trials_seen else trials
             self._trials_seen = len(trials)
-            self._save(*(self._record(t) for t in trials if t.trial_id not in self.records))
+            self._save(*(self._record(t) for t in grown if t.trial_id not in self.records))
         if self._reconciled:
             return
         self._reconciled = True
@@ -82,9 +84,9 @@ class TrialRecorder(Callback):
     def _record(self, trial: Any) -> TrialRecord:
         tid = trial.trial_id
         if tid not in self.records:
-            number = max((r.number for r in self.records.values()), default=-1) + 1
-            self.records[tid] = TrialRecord(tid, number, params=dict(trial.config),
+            self.records[tid] = TrialRecord(tid, self._next_number, params=dict(trial.config),
                                             trial_dir=trial.path)
+            self._next_number += 1
         return self.records[tid]
 
     def _save(self, *changed: TrialRecord) -> None:

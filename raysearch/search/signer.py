@@ -55,18 +55,22 @@ class _SignsSnapshots:
             self._signatures = Signatures.load(self.store)
         changed = []
         for folder, _, names in os.walk(staging):
+            # paths as strings: a snapshot walks every trial's folder, and pathlib per file cost
+            # more than the rest of the walk (issue 20)
+            below = os.path.relpath(folder, staging).replace(os.sep, "/")
+            prefix = TUNE_DIR if below == "." else f"{TUNE_DIR}/{below}"
             for name in names:
-                path = Path(folder, name)
-                rel = f"{TUNE_DIR}/{path.relative_to(staging).as_posix()}"
+                rel = f"{prefix}/{name}"
                 if not needs_signature(rel):
                     continue
+                path = os.path.join(folder, name)
                 try:
-                    st = path.stat()
+                    st = os.stat(path)
                 except FileNotFoundError:
                     continue  # a temporary file, renamed meanwhile
                 seen = (st.st_ino, st.st_size, st.st_mtime_ns)
                 if self._stat.get(rel) != seen:
-                    changed.append((rel, path))
+                    changed.append((rel, Path(path)))
                     self._stat[rel] = seen
         if changed and sign_paths(self._key, self._signatures, changed):
             self._signatures.save()

@@ -9,11 +9,12 @@ copied to ``STORAGE/NAME/`` after each change, so a search can be resumed from a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from raysearch.search.records import TRIALS_FILE, TRIALS_JOURNAL, TrialRecord, trials_text
 
@@ -58,12 +59,71 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _cut_partial_line(path: str) -> None:
+    """Drop a last line without its newline (what a writer killed mid-line leaves), so that the
+    next line appended does not run into it; readers skip such a line anyway."""
+    if not os.path.exists(path):
+        return
+    with open(path, "r+b") as f:
+        end = pos = f.seek(0, os.SEEK_END)
+        while pos > 0:
+            step = min(pos, 1 << 16)
+            f.seek(pos - step)
+            newline = f.read(step).rfind(b"\n")
+            pos -= step
+            if newline >= 0:
+                pos += newline + 1
+                break
+        if pos != end:
+            f.truncate(pos)
+
+
+class AppendFile:
+    """A journal that this process alone appends to, kept open from one line to the next. Each
+    append is flushed before it returns: what was appended is the OS's (a killed driver loses
+    none of it), without an open and a close per event (issue 20)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._f: IO[bytes] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_f": None}  # a copy (a pickled driver object) opens its own
+
+    def append(self, text: str) -> int:
+        """Append ``text`` (whole lines); returns the bytes written."""
+        if self._f is None or os.fstat(self._f.fileno()).st_nlink == 0:  # not open, or removed
+            self.close()
+            _cut_partial_line(self.path)
+            self._f = open(self.path, "ab")  # noqa: SIM115 (open until removed or closed)
+        data = text.encode()
+        try:
+            self._f.write(data)
+            self._f.flush()
+        except OSError:  # a full disk: the next append starts from a fresh handle
+            self.close()
+            raise
+        return len(data)
+
+    def close(self) -> None:
+        f, self._f = self._f, None
+        if f is not None:
+            with contextlib.suppress(OSError):  # what it held was not written: its append said so
+                f.close()
+
+
 @dataclass
 class RecordStore:
     """An experiment's record folder (``local``) and, optionally, its copy at ``remote`` (a URI)."""
 
     local: str
     remote: str | None = None
+    # the journals this store appends to, open (records.TRIALS_JOURNAL, ASHA_JOURNAL)
+    _journals: dict[str, AppendFile] = field(default_factory=dict, init=False, repr=False,
+                                             compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_journals": {}}
 
     @property
     def folder(self) -> Path:
@@ -89,13 +149,18 @@ class RecordStore:
 
     def append_text(self, name: str, text: str) -> int:
         """Append to a journal (its lines end with a newline); returns the bytes written."""
-        with (self.folder / name).open("a") as f:
-            f.write(text)
+        journal = self._journals.get(name)
+        if journal is None:
+            journal = self._journals[name] = AppendFile(str(self.folder / name))
+        written = journal.append(text)
         self.upload(name)
-        return len(text)
+        return written
 
     def remove(self, name: str) -> None:
         """Delete a record here and at the storage (a journal just compacted into its file)."""
+        journal = self._journals.pop(name, None)
+        if journal is not None:
+            journal.close()
         (self.folder / name).unlink(missing_ok=True)
         if self.remote is None:
             return

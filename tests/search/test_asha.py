@@ -143,3 +143,17 @@ def test_hyperband_places_trials_by_its_seed(tmp_path: Path) -> None:
     # Ray's weights e^(rungs - most rungs): bracket 0 (three rungs) gets most of the trials
     spread = placements(7, "d") + placements(8, "e")
     assert spread.count(0) > spread.count(1) > 0 and spread.count(2) < spread.count(0)
+
+
+def test_a_scheduler_with_its_journal_open_pickles_and_its_copy_goes_on(tmp_path: Path) -> None:
+    """The journal stays open between events; a pickled copy (Tune saves the scheduler) opens
+    its own and appends after the lines already there."""
+    s = _asha(tmp_path)
+    first = _Trial("first")
+    s.on_trial_add(None, first)
+    _epoch(s, first, 1, 20.0)
+    copy = pickle.loads(pickle.dumps(s))
+    second = _Trial("second")
+    copy.on_trial_add(None, second)
+    _epoch(copy, second, 1, 22.0)
+    assert _asha(tmp_path).rungs()[0][-1][1] == {"first": 20.0, "second": 22.0}

@@ -138,3 +138,30 @@ def test_a_record_looked_at_but_not_changed_is_not_written_again(tmp_path: Path)
     assert (tmp_path / "trials.journal").read_text() == before
     (a,) = [r for r in read_trials(tmp_path) if r.trial_id == "a"]
     assert a.revision == rec.records["a"].revision == 4  # added, 2 epochs, ended
+
+
+def test_a_line_cut_short_by_a_killed_driver_does_not_spoil_the_next_driver_s_lines(
+        tmp_path: Path) -> None:
+    """A driver killed mid-line leaves a last line without its newline: the next driver drops it
+    before its first line, which would otherwise run into it (and read as broken)."""
+    _rec, member = _member(tmp_path)
+    line = (tmp_path / "trials.journal").read_text().splitlines()[-1]
+    with (tmp_path / "trials.journal").open("a") as f:
+        f.write(line[:40])
+    resumed = TrialRecorder(tmp_path, "val_psnr", "max", max_epochs=4, schedule=("optim.lr_g",))
+    resumed.on_trial_result(0, [], member, _result(3, 2e-3))
+    assert [r.epochs for r in read_trials(tmp_path)] == [3, 0]
+    assert all(json.loads(x) for x in (tmp_path / "trials.journal").read_text().splitlines())
+
+
+def test_a_journal_removed_while_open_is_started_again(tmp_path: Path) -> None:
+    """The recorder keeps its journal open; when another writer folds it into trials.json and
+    removes it (the end of a budget-stopped search), the next line starts a new journal."""
+    from raysearch.search.store import RecordStore, write_trials
+
+    rec, member = _member(tmp_path)
+    write_trials(RecordStore(str(tmp_path)), list(rec.records.values()))
+    assert not (tmp_path / "trials.journal").exists()
+    rec.on_trial_result(0, [], member, _result(3, 2e-3))
+    assert [json.loads(x)["epochs"] for x in (tmp_path / "trials.journal").read_text().splitlines()] == [3]
+    assert [r.epochs for r in read_trials(tmp_path)] == [3, 0]

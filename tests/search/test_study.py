@@ -186,3 +186,34 @@ def test_the_driver_s_journal_is_read_by_optuna_s_own_backend(tmp_path: Path) ->
         str(tmp_path / "optuna.journal"))))
     assert [(t.state, t.value, t.intermediate_values) for t in read.trials] == [
         (TrialState.COMPLETE, 22.0, {1: 20.0, 2: 21.0, 3: 22.0}), (TrialState.PRUNED, 15.0, {1: 15.0})]
+
+
+def test_a_study_line_cut_short_by_a_killed_driver_is_dropped_by_the_next_driver(
+        tmp_path: Path) -> None:
+    """The driver reads back its own writes from memory: it sees what Optuna's backend reads from
+    the file; a line cut short by a kill is dropped before the next driver's first line."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    def driver() -> StudySearch:
+        return StudySearch(space=SPACE.define_by_run(), metric="val_psnr", mode="max", seed=0,
+                           study_name="s", max_t=EPOCHS,
+                           storage=study_storage(default_storage_url(tmp_path), single_writer=True))
+
+    def as_optuna_reads() -> list[tuple]:
+        read = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(
+            str(tmp_path / "optuna.journal"))))
+        return [(t.state, t.value, t.params, t.intermediate_values, t.user_attrs) for t in read.trials]
+
+    first = driver()
+    first.on_trial_complete("full", _run(first, "full", [20.0, 21.0, 22.0]))
+    mine = [(t.state, t.value, t.params, t.intermediate_values, t.user_attrs)
+            for t in first.study.trials]
+    assert mine == as_optuna_reads()
+    line = (tmp_path / "optuna.journal").read_text().splitlines()[-1]
+    with (tmp_path / "optuna.journal").open("a") as f:
+        f.write(line[:30])  # killed mid-write
+    second = driver()
+    second.on_trial_complete("asha", _run(second, "asha", [15.0]))
+    assert [(s, v) for s, v, *_ in as_optuna_reads()] == [(TrialState.COMPLETE, 22.0),
+                                                           (TrialState.PRUNED, 15.0)]
