@@ -51,6 +51,7 @@ VARIANTS: dict[str, tuple[Strategy, dict[str, int]]] = {
     "(d) tpe-independent: one density per parameter": (Strategy("tpe-independent", "asha"), {}),
     "(d) tpe-no-liar: no constant liar": (Strategy("tpe-no-liar", "asha"), {}),
     "(d) tpe+hyperband: all Hyperband brackets": (Strategy("tpe", "hyperband"), {}),
+    "(d) tpe-interleaved: every 3rd proposal random": (Strategy("tpe-interleaved", "asha"), {}),
     "gp+asha: Optuna's GPSampler": (Strategy("gp", "asha"), {}),
     "gp+none: GPSampler, no early stopping": (Strategy("gp", "none"), {}),
 }
@@ -64,14 +65,15 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--only", default="",
-                    help="comma-separated strategy labels to run besides (a) and (d), e.g. "
-                         "tpe-group+asha,gp+none (default: every variant)")
+                    help="comma-separated strategy labels or variant names to run besides (a) "
+                         "and (d), e.g. tpe-group+asha,gp+none,'(d) 8 start-up trials'; none: (a) "
+                         "and (d) alone (default: every variant)")
     ap.add_argument("--startup-trials", type=int, default=4)
     args = ap.parse_args()
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
     chosen = {n: v for i, (n, v) in enumerate(VARIANTS.items())
-              if not wanted or i < 2 or v[0].label in wanted}
-    unknown = wanted - {v[0].label for v in VARIANTS.values()}
+              if not wanted or i < 2 or v[0].label in wanted or n in wanted}
+    unknown = wanted - {v[0].label for v in VARIANTS.values()} - set(VARIANTS) - {"none"}
     if unknown:
         raise SystemExit(f"--only: no variant {sorted(unknown)}; known: "
                          + ", ".join(sorted({v[0].label for v in VARIANTS.values()})))

@@ -103,6 +103,17 @@ def _gp_check(name: str, space: SearchSpace) -> None:
                             f"when {p.when}; use --sampler tpe-group for conditional spaces")
 
 
+def _tpe_interleaved(seed: int, startup_trials: int) -> Any:
+    from raysearch.search.interleaved import interleaved_tpe
+
+    return interleaved_tpe(seed, startup_trials, **SAMPLERS.get("tpe-interleaved").settings)
+
+
+# Optuna's TPE, but every third proposal at random (SMAC's interleaved random configurations,
+# BOHB's random fraction of 1/3), so that a lucky start-up trial cannot hold the search in one
+# corner of the space (raysearch/search/interleaved.py)
+SAMPLERS.register("tpe-interleaved")(Kind("TPE, every 3rd proposal random", _tpe_interleaved,
+                                          settings={"every": 3}))
 SAMPLERS.register("random")(Kind("random search", _random, startup=False))
 SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
 

@@ -4,6 +4,7 @@ and the anytime curves computed from what the searches record."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -192,3 +193,30 @@ def test_gp_refuses_a_missing_scipy(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda n, *a: None if n == "scipy" else find(n, *a))
     with pytest.raises(UserError, match=r"--sampler gp needs scipy .*pip install scipy"):
         check_sampler_space("gp", UNCONDITIONAL)
+
+
+class _Lowest(optuna.samplers.BaseSampler):
+    """A stand-in model that always proposes each distribution's lowest value."""
+
+    def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+        return {}
+
+    def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: Any, trial: Any, name: str, dist: Any) -> Any:
+        return dist.low
+
+
+def test_interleaved_sampler_draws_every_third_proposal_at_random() -> None:
+    """Trials 2, 5, 8, ... come from the random sampler, the others from the model, which is
+    told every trial (its good set can take up a random proposal that did well)."""
+    from raysearch.search.interleaved import InterleavedRandomSampler
+
+    study = optuna.create_study(sampler=InterleavedRandomSampler(_Lowest(), every=3, seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 1.0, 2.0), n_trials=9)
+    xs = [t.params["x"] for t in study.trials]
+    assert [x > 1.0 for x in xs] == [False, False, True] * 3
+    assert len({xs[2], xs[5], xs[8]}) == 3  # fresh draws, not one value again
+    with pytest.raises(ValueError, match="every must be at least 2"):
+        InterleavedRandomSampler(_Lowest(), every=1)
