@@ -13,9 +13,12 @@ The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep
 - (raysearch) raysearch's real driver through ``raysearch simulate``'s replay: the same sampler
   and ASHA settings, plus everything raysearch adds: the trial records (trials.json and its
   journal), the Optuna study in a journal file with honest states, PersistentASHA's rungs
-  (asha.journal), the epoch budget, signed Tune snapshots, progress lines. The snapshots come at
-  Tune's own pace (every 10 s or more): ``simulate`` does not set the 1 s that ``raysearch run``
-  and ``resume`` set (``runner.snapshot_often``), so neither driver snapshots every second here.
+  (asha.journal), the epoch budget, signed Tune snapshots, progress lines. Its Tune snapshots
+  come as in ``raysearch run`` and ``resume`` (``runner.snapshot_often``; the simulator itself
+  leaves Tune's pace): every second, or less often where one would take over 1/20 of the driver's
+  time (raysearch.search.snapshots). ``--raysearch-snapshots fixed1`` measures the fixed 1 s
+  period raysearch had before, ``tune`` Tune's own pace (every 10 s or more, what the
+  hand-assembled drivers get).
 
 Each (driver, size) runs in a fresh Python process with its own local Ray, so that its peak
 memory (``ru_maxrss``) is its own; the clock starts after Ray is up. Reported per run: wall time
@@ -124,17 +127,23 @@ def _mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def one(driver: str, trials: int, seed: int) -> dict[str, Any]:
+def one(driver: str, trials: int, seed: int, snapshots: str = "floor") -> dict[str, Any]:
     """One search in this process (its own Ray): the measurements."""
     import optuna
 
-    from raysearch.search.runner import start_ray
+    from raysearch.search.runner import snapshot_often, start_ray
     from raysearch.search.simulate import CurveTable
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix=f"overhead-{driver}-"))
     table = CurveTable.from_experiments([curves_experiment(work / "curves")])
+    if driver == "raysearch" and snapshots == "fixed1":
+        os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # raysearch before 2026-12-06
+    elif driver == "raysearch" and snapshots == "floor":
+        snapshot_often()  # what `raysearch run` sets
+    period = ("1 s, at most 1/20 of the driver" if driver == "raysearch" and snapshots == "floor"
+              else os.environ.get("TUNE_GLOBAL_CHECKPOINT_S", "auto"))
     start_ray(num_cpus=2)
     rss_before, cpu0, t0 = _mib(), time.process_time(), time.perf_counter()
     if driver == "raysearch":
@@ -144,6 +153,7 @@ def one(driver: str, trials: int, seed: int) -> dict[str, Any]:
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"driver": driver, "trials": trials, "wall_s": wall, "s_per_trial": wall / trials,
             "actors": actors(driver, ran),
+            "snapshots": period,
             "trials_per_s": trials / wall, "driver_cpu_s": cpu, "driver_cpu_s_per_trial": cpu / trials,
             "rss_after_ray_mib": rss_before, "peak_rss_mib": _mib(),
             "load_end": os.getloadavg()[0], "workdir": str(work)}
@@ -161,11 +171,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="sizes 10,20: checks the script")
     ap.add_argument("--out", type=Path, default=None, help="default: bench/results (a temp "
                                                           "folder with --quick)")
+    ap.add_argument("--raysearch-snapshots", choices=("floor", "fixed1", "tune"),
+                    default="floor", help="floor: as `raysearch run` (every 1 s, at most 1/20 of "
+                    "the driver's time); fixed1: every 1 s (raysearch before 2026-12-06); tune: "
+                    "Tune's own pace")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # driver:trials, in a child
     args = ap.parse_args()
     if args.one:
         driver, trials = args.one.split(":")
-        print("RESULT " + json.dumps(one(driver, int(trials), args.seed)), flush=True)
+        print("RESULT " + json.dumps(one(driver, int(trials), args.seed,
+                                         snapshots=args.raysearch_snapshots)), flush=True)
         return
     sizes = [10, 20] if args.quick else [int(s) for s in args.sizes.split(",")]
     tune_sizes = set(sizes) if args.quick else {int(s) for s in args.tune_sizes.split(",")}
@@ -181,7 +196,8 @@ def main() -> None:
         if d == "tune" and n not in tune_sizes:
             continue
         child = subprocess.run([sys.executable, __file__, "--one", f"{d}:{n}", "--seed",
-                                str(args.seed)], capture_output=True, text=True,
+                                str(args.seed), "--raysearch-snapshots", args.raysearch_snapshots],
+                               capture_output=True, text=True,
                                env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
         found = [ln for ln in child.stdout.splitlines() if ln.startswith("RESULT ")]
         if child.returncode or not found:
@@ -195,7 +211,8 @@ def main() -> None:
               f"{r['load_end']:.2f}", flush=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()}-core CPU",
               "epochs_per_trial": EPOCHS, "concurrent": CONCURRENT, "quick": args.quick,
-              "repeats": args.repeats, "rows": rows, "fits": fits(rows)}
+              "repeats": args.repeats, "raysearch_snapshots": args.raysearch_snapshots,
+              "rows": rows, "fits": fits(rows)}
     out.mkdir(parents=True, exist_ok=True)
     (out / "overhead_vs_tune.json").write_text(json.dumps(result, indent=1))
     print(markdown(rows))

@@ -415,9 +415,12 @@ def trial_dirname(trial: Any) -> str:
 
 def snapshot_often() -> None:
     """Tune snapshots its experiment state every 10 s or more by default: a driver killed in
-    between forgets the trials it started since. Every second keeps that window small (and the
-    snapshot costs milliseconds at this size); TUNE_GLOBAL_CHECKPOINT_S set by the user wins."""
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    between forgets the trials it started since. Every second keeps that window small, unless a
+    snapshot would then take more than 1/20 of the driver's time (raysearch.search.snapshots);
+    TUNE_GLOBAL_CHECKPOINT_S set by the user wins."""
+    from raysearch.search.snapshots import use_snapshot_floor
+
+    use_snapshot_floor()
 
 
 def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) -> Any:

@@ -61,6 +61,19 @@ def read_asha(asha_json: Path) -> dict[str, Any] | None:
     return read_asha_state(RecordStore(str(asha_json.parent)))
 
 
+def snapshot_after(experiment: Path, since: float, timeout: float = 30.0) -> bool:
+    """Wait until Tune's experiment state in ``experiment/tune`` was written after ``since`` (a
+    ``time.time()``): every second in a small search (raysearch.search.snapshots), later when
+    snapshots are slow. False if none came within ``timeout`` seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        states = list((experiment / "tune").glob("experiment_state-*.json"))
+        if states and max(p.stat().st_mtime for p in states) > since:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float, proc: Any = None) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

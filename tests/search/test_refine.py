@@ -20,10 +20,16 @@ from raysearch.build import validate_names
 from raysearch.config import Config
 from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
-from tests.search.survive_helpers import cli, kill_driver, read_records, wait_for, write_space
+from tests.search.survive_helpers import (
+    cli,
+    kill_driver,
+    read_records,
+    snapshot_after,
+    wait_for,
+    write_space,
+)
 
 POPULATION, EPOCHS = 2, 4  # 4: the kill window (both members mid-way) lasts 2-3 epochs
-SNAPSHOT_S = 1.0  # Tune snapshots its state every second (runner.snapshot_often)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +56,8 @@ def _mid_way(trials_json: Path, epochs: int) -> bool:
 def _ready_to_kill(trials_json: Path, epochs: int = EPOCHS) -> bool:
     """Both members have trained an epoch and neither has finished, also after Tune's next
     snapshot (which then holds their checkpoints)."""
-    if not _mid_way(trials_json, epochs):
+    if not _mid_way(trials_json, epochs) or not snapshot_after(trials_json.parent, time.time()):
         return False
-    time.sleep(SNAPSHOT_S + 0.3)
     return _mid_way(trials_json, epochs)
 
 

@@ -11,11 +11,18 @@ import pytest
 
 from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.studies import study_storage
-from tests.search.survive_helpers import cli, kill_driver, read_asha, read_records, wait_for, write_space
+from tests.search.survive_helpers import (
+    cli,
+    kill_driver,
+    read_asha,
+    read_records,
+    snapshot_after,
+    wait_for,
+    write_space,
+)
 
 NUM_SAMPLES = 5
 EPOCHS = 4
-SNAPSHOT_S = 1.0  # raysearch has Tune snapshot its experiment state every second
 
 
 def _progress(trials_json: Path) -> list[dict] | None:
@@ -30,9 +37,8 @@ def _ready_to_kill(trials_json: Path) -> list[dict] | None:
     """Progress, then long enough for Tune's snapshot to hold the mid-way trials' checkpoints,
     and those trials still running (ASHA may have stopped them meanwhile: then look again)."""
     mid_way = _progress(trials_json)
-    if not mid_way:
+    if not mid_way or not snapshot_after(trials_json.parent, time.time()):
         return None
-    time.sleep(SNAPSHOT_S + 0.3)
     running = {t["trial_id"] for t in read_records(trials_json) or [] if t["state"] == "RUNNING"}
     return [t for t in mid_way if t["trial_id"] in running] or None
 
