@@ -16,6 +16,9 @@ run are reused if its workdir is there):
     PYTHONPATH=$PWD .venv/bin/python bench/bench_candidates.py --trials 20 --seeds 5 \
         --workdir results/bench-strategies-t20 --out bench/results/budget20 \
         --strategy tpe-group+hyperband --strategy tpe+hyperband
+--candidate-startup-trials N runs the candidates (tpe+asha included) with N random start-up
+trials, named st<N>-..., beside (a) and (d) with the scale's; --test-candidates-only retrains
+only the candidates' winners.
 --quick: bench_strategies' tiny scale, to check the script (its numbers mean nothing).
 Writes candidates.json (or --json NAME) in --out and prints a Markdown table.
 """
@@ -112,7 +115,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     for key in ("seeds", "trials", "epochs", "startup_trials"):
         ap.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
+    ap.add_argument("--candidate-startup-trials", type=int, default=None, metavar="N",
+                    help="the candidates (not (a), (d)) with N random start-up trials; their "
+                         "searches are named st<N>-..., so tpe+asha is a candidate too")
     ap.add_argument("--skip-test", action="store_true", help="no retraining on the test ids")
+    ap.add_argument("--test-candidates-only", action="store_true",
+                    help="retrain the candidates' winners only ((a)'s and (d)'s test figures are "
+                         "in bench_strategies' strategies.json; retraining is deterministic)")
     ap.add_argument("--json", default="candidates.json",
                     help="the file written in --out (another name keeps an earlier run's file)")
     args = ap.parse_args()
@@ -136,16 +145,26 @@ def main() -> None:
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
     real = RealRuns(workdir / "real", None if args.quick else out / "searches")
-    chosen = [STRATEGIES[0], STRATEGIES[3], *[c for c in candidates if c not in STRATEGIES]]
-    runs = compare_strategies(real, base, chosen, range(sc.seeds), sc.trials)
+    n = args.candidate_startup_trials
+    if n is None:
+        chosen = [STRATEGIES[0], STRATEGIES[3], *[c for c in candidates if c not in STRATEGIES]]
+        runs = compare_strategies(real, base, chosen, range(sc.seeds), sc.trials)
+    else:
+        runs = compare_strategies(real, base, [STRATEGIES[0], STRATEGIES[3]], range(sc.seeds),
+                                  sc.trials)
+        other = compare_strategies(real, dataclasses.replace(base, startup_trials=n), candidates,
+                                   range(sc.seeds), sc.trials, prefix=f"st{n}-")
+        runs.update({f"{label}, {n} start-up": paths for label, paths in other.items()})
     rows = analyse(runs, sc.budget)
     tests: dict[str, list[float]] = {}
     if not args.skip_test:
         overrides = {**data_overrides(sc, args.celeba, args.masks, sc.test_ids),
                      "train.epochs": sc.epochs, "train.num_threads": 1}
-        winners = [p for paths in runs.values() for p in paths]
+        tested = {k: v for k, v in runs.items()
+                  if not args.test_candidates_only or k not in (BASELINE_LABEL, DEFAULT_LABEL)}
+        winners = [p for paths in tested.values() for p in paths]
         trained = presets_vs_winners(sc, overrides, winners, Path(tempfile.mkdtemp()))  # no presets
-        for label, paths in runs.items():
+        for label, paths in tested.items():
             tests[label] = [x["test_psnr"] for p in paths
                             for x in trained["rows"][f"search winner ({p.name})"]["runs"]
                             if x["test_psnr"] is not None]

@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[Strategy, dict[str, int]]] = {
     "(d) TPE + ASHA, 4 start-up, reduction 2": (Strategy("tpe", "asha"), {}),
     "(d) 2 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 2}),
     "(d) 8 start-up trials": (Strategy("tpe", "asha"), {"startup_trials": 8}),
+    "(d) 10 start-up trials (raysearch's own default)": (Strategy("tpe", "asha"),
+                                                         {"startup_trials": 10}),
     "(d) ASHA reduction factor 3": (Strategy("tpe", "asha"), {"reduction_factor": 3}),
     "(d) 8 start-up trials, reduction factor 3": (Strategy("tpe", "asha"),
                                                   {"startup_trials": 8, "reduction_factor": 3}),
