@@ -138,12 +138,12 @@ def one(driver: str, trials: int, seed: int, snapshots: str = "floor") -> dict[s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix=f"overhead-{driver}-"))
     table = CurveTable.from_experiments([curves_experiment(work / "curves")])
+    period = "auto"  # Tune's own pace: the hand-assembled drivers, and --raysearch-snapshots tune
     if driver == "raysearch" and snapshots == "fixed1":
-        os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # raysearch before 2026-12-06
+        period = os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # raysearch before 2026-12-06
     elif driver == "raysearch" and snapshots == "floor":
         snapshot_often()  # what `raysearch run` sets
-    period = ("1 s, at most 1/20 of the driver" if driver == "raysearch" and snapshots == "floor"
-              else os.environ.get("TUNE_GLOBAL_CHECKPOINT_S", "auto"))
+        period = "1 s, at most 1/20 of the driver"
     start_ray(num_cpus=2)
     rss_before, cpu0, t0 = _mib(), time.process_time(), time.perf_counter()
     if driver == "raysearch":

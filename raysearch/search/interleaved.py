@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
@@ -62,8 +61,3 @@ class InterleavedRandomSampler(BaseSampler):
         self._model.reseed_rng()
         self._random.reseed_rng()
 
-
-def interleaved_tpe(seed: int, startup_trials: int, every: int) -> InterleavedRandomSampler:
-    """Optuna's TPE with its defaults, every ``every``-th proposal at random."""
-    tpe = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
-    return InterleavedRandomSampler(tpe, every, seed=seed + 1)

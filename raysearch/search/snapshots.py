@@ -15,14 +15,18 @@ one of short trials is capped at Tune's 5 %. A ``TUNE_GLOBAL_CHECKPOINT_S`` set 
 (a number of seconds, or ``auto`` for Tune's own rule).
 
 Ray exposes no setting for the floor: the period lives in ``_ExperimentCheckpointManager``, which
-``TuneController`` builds by its module-level name. ``use_snapshot_floor`` puts a subclass with the
-lower floor under that name; ``tests/search/test_snapshots.py`` fails if Ray's internals move.
+``TuneController`` builds by its module-level name. ``use_snapshot_floor`` puts
+``FlooredCheckpointManager`` under that name; ``tests/search/test_snapshots.py`` fails if Ray's
+internals move.
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from ray.tune.execution import tune_controller
+from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 
 FLOOR_S = 1.0  # the shortest period between two snapshots
 SHARE = 19  # the period is at least this many times the last snapshot's duration (Tune's 1/20)
@@ -34,38 +38,23 @@ def snapshot_period(floor_s: float, last_snapshot_s: float) -> float:
     return max(floor_s, SHARE * last_snapshot_s)
 
 
-_installed: type | None = None
+class FlooredCheckpointManager(_ExperimentCheckpointManager):
+    """Tune's snapshot manager with ``auto`` meaning ``max(FLOOR_S, 19 x duration)``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.auto_checkpoint_enabled:
+            self._checkpoint_period = FLOOR_S
+
+    def _update_auto_checkpoint_time(self, time_taken: float) -> None:
+        if self.auto_checkpoint_enabled:
+            self._checkpoint_period = snapshot_period(FLOOR_S, time_taken)
 
 
-def _floored_manager(floor_s: float) -> type:
-    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
-
-    class FlooredCheckpointManager(_ExperimentCheckpointManager):
-        """Tune's snapshot manager with ``auto`` meaning ``max(floor_s, 19 x duration)``."""
-
-        floor = floor_s
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            if self.auto_checkpoint_enabled:
-                self._checkpoint_period = self.floor
-
-        def _update_auto_checkpoint_time(self, time_taken: float) -> None:
-            if self.auto_checkpoint_enabled:
-                self._checkpoint_period = snapshot_period(self.floor, time_taken)
-
-    return FlooredCheckpointManager
-
-
-def use_snapshot_floor(floor_s: float = FLOOR_S) -> None:
-    """Snapshot every ``floor_s`` seconds, or less often where a snapshot would take more than 1/20
-    of the driver's time, for the rest of this process (the driver's). A ``TUNE_GLOBAL_CHECKPOINT_S``
-    in the environment wins: a number, or ``auto`` for Tune's own rule."""
-    global _installed
-    if ENV in os.environ:
-        return
-    from ray.tune.execution import tune_controller
-
-    if _installed is None or _installed.floor != floor_s:  # type: ignore[attr-defined]
-        _installed = _floored_manager(floor_s)
-    setattr(tune_controller, "_ExperimentCheckpointManager", _installed)  # noqa: B010
+def use_snapshot_floor() -> None:
+    """Snapshot every second, or less often where a snapshot would take more than 1/20 of the
+    driver's time, for the rest of this process (the driver's). A ``TUNE_GLOBAL_CHECKPOINT_S`` in
+    the environment wins: a number, or ``auto`` for Tune's own rule."""
+    if ENV not in os.environ:
+        setattr(tune_controller, "_ExperimentCheckpointManager",  # noqa: B010
+                FlooredCheckpointManager)

@@ -104,9 +104,10 @@ def _gp_check(name: str, space: SearchSpace) -> None:
 
 
 def _tpe_interleaved(seed: int, startup_trials: int) -> Any:
-    from raysearch.search.interleaved import interleaved_tpe
+    from raysearch.search.interleaved import InterleavedRandomSampler
 
-    return interleaved_tpe(seed, startup_trials, **SAMPLERS.get("tpe-interleaved").settings)
+    every = SAMPLERS.get("tpe-interleaved").settings["every"]
+    return InterleavedRandomSampler(_tpe_builder({})(seed, startup_trials), every, seed=seed + 1)
 
 
 # Optuna's TPE, but every third proposal at random (SMAC's interleaved random configurations,

@@ -29,7 +29,7 @@ def test_tune_builds_the_floored_manager_and_it_adapts() -> None:
     """Against Ray's own class: the name TuneController builds, its auto mode, its period."""
     from ray.tune.execution import tune_controller
 
-    snapshots.use_snapshot_floor(1.0)
+    snapshots.use_snapshot_floor()
     cls = tune_controller._ExperimentCheckpointManager
     assert cls.__name__ == "FlooredCheckpointManager"
     # TuneController passes the period from TUNE_GLOBAL_CHECKPOINT_S, "auto" when it is unset
@@ -50,5 +50,5 @@ def test_the_users_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 
     monkeypatch.setenv(snapshots.ENV, "auto")
-    snapshots.use_snapshot_floor(1.0)
+    snapshots.use_snapshot_floor()
     assert tune_controller._ExperimentCheckpointManager is _ExperimentCheckpointManager
