@@ -220,3 +220,26 @@ def test_interleaved_sampler_draws_every_third_proposal_at_random() -> None:
     assert len({xs[2], xs[5], xs[8]}) == 3  # fresh draws, not one value again
     with pytest.raises(ValueError, match="every must be at least 2"):
         InterleavedRandomSampler(_Lowest(), every=1)
+
+
+def test_tpe_wide_keeps_a_quarter_in_the_good_set_and_pickles() -> None:
+    """tpe-wide's gamma: the best quarter (rounded up, at most 25), where Optuna's default keeps a
+    tenth; a module-level function, so the searcher's snapshot pickles it."""
+    import pickle
+
+    from raysearch.search.strategy import quarter_gamma
+
+    assert [quarter_gamma(n) for n in (1, 4, 5, 20, 30, 100, 200)] == [1, 1, 2, 5, 8, 25, 25]
+    sampler = make_sampler("tpe-wide", seed=0, startup_trials=4)
+    assert pickle.loads(pickle.dumps(sampler))._gamma is quarter_gamma
+
+
+def test_tpe_wide_builds_without_optunas_deprecation_warning() -> None:
+    """Optuna deprecated ``gamma`` in 4.9 (gone in 6; pyproject pins <6): building tpe-wide must
+    not print that warning at every search, and the other entries must warn about nothing."""
+    import warnings
+
+    for name in ("tpe", "tpe-wide"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            make_sampler(name, seed=0, startup_trials=4)
