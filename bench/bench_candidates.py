@@ -17,8 +17,9 @@ run are reused if its workdir is there):
         --workdir results/bench-strategies-t20 --out bench/results/budget20 \
         --strategy tpe-group+hyperband --strategy tpe+hyperband
 --candidate-startup-trials N runs the candidates (tpe+asha included) with N random start-up
-trials, named st<N>-..., beside (a) and (d) with the scale's; --test-candidates-only retrains
-only the candidates' winners.
+trials, named st<N>-..., beside (a) and (d) with the scale's; --candidate-reduction-factor RF
+likewise with ASHA's reduction factor RF (rf<RF>-...); --test-candidates-only retrains only the
+candidates' winners.
 --quick: bench_strategies' tiny scale, to check the script (its numbers mean nothing).
 Writes candidates.json (or --json NAME) in --out and prints a Markdown table.
 """
@@ -118,6 +119,9 @@ def main() -> None:
     ap.add_argument("--candidate-startup-trials", type=int, default=None, metavar="N",
                     help="the candidates (not (a), (d)) with N random start-up trials; their "
                          "searches are named st<N>-..., so tpe+asha is a candidate too")
+    ap.add_argument("--candidate-reduction-factor", type=int, default=None, metavar="RF",
+                    help="the candidates with ASHA's reduction factor RF (the scale's is 2); "
+                         "their searches are named rf<RF>-...")
     ap.add_argument("--skip-test", action="store_true", help="no retraining on the test ids")
     ap.add_argument("--test-candidates-only", action="store_true",
                     help="retrain the candidates' winners only ((a)'s and (d)'s test figures are "
@@ -145,16 +149,22 @@ def main() -> None:
                       cpus_per_worker=1.0, startup_trials=sc.startup_trials, keep_checkpoints=1,
                       overrides=data_overrides(sc, args.celeba, args.masks, sc.val_ids))
     real = RealRuns(workdir / "real", None if args.quick else out / "searches")
-    n = args.candidate_startup_trials
-    if n is None:
+    n, rf = args.candidate_startup_trials, args.candidate_reduction_factor
+    if n is None and rf is None:
         chosen = [STRATEGIES[0], STRATEGIES[3], *[c for c in candidates if c not in STRATEGIES]]
         runs = compare_strategies(real, base, chosen, range(sc.seeds), sc.trials)
     else:
         runs = compare_strategies(real, base, [STRATEGIES[0], STRATEGIES[3]], range(sc.seeds),
                                   sc.trials)
-        other = compare_strategies(real, dataclasses.replace(base, startup_trials=n), candidates,
-                                   range(sc.seeds), sc.trials, prefix=f"st{n}-")
-        runs.update({f"{label}, {n} start-up": paths for label, paths in other.items()})
+        # the candidates' own settings: named apart, so (d)'s archived searches are not reused
+        tweaks = {k: v for k, v in (("startup_trials", n), ("reduction_factor", rf))
+                  if v is not None}
+        prefix = (f"st{n}-" if n is not None else "") + (f"rf{rf}-" if rf is not None else "")
+        suffix = ", ".join([f"{n} start-up"] * (n is not None)
+                           + [f"reduction factor {rf}"] * (rf is not None))
+        other = compare_strategies(real, dataclasses.replace(base, **tweaks), candidates,
+                                   range(sc.seeds), sc.trials, prefix=prefix)
+        runs.update({f"{label}, {suffix}": paths for label, paths in other.items()})
     rows = analyse(runs, sc.budget)
     tests: dict[str, list[float]] = {}
     if not args.skip_test:

@@ -5,13 +5,15 @@ here, so that ``--sampler`` / ``--scheduler`` (and ``raysearch simulate --strate
 them on the same budget (``bench/bench_strategies.py``, ``bench/bench_sim_settings.py``):
 
 - samplers: Optuna's TPE with its defaults and with one setting changed each (``group``,
-  ``multivariate``, ``constant_liar``), Optuna's Gaussian-process sampler (``GPSampler``, for spaces
-  without conditions) and random search;
+  ``multivariate``, ``constant_liar``, ``gamma``), TPE with every third proposal at random,
+  Optuna's Gaussian-process sampler (``GPSampler``, for spaces without conditions) and random
+  search;
 - schedulers: ASHA (one bracket), asynchronous Hyperband (ASHA with all of Hyperband's brackets,
   ``ASHAScheduler(brackets=...)``) and no early stopping.
 
 Optuna 5's TPE defaults are already multivariate (for one objective) with the constant liar on;
-``tpe-independent`` and ``tpe-no-liar`` turn each off, ``tpe-group`` adds grouped subspaces.
+``tpe-independent`` and ``tpe-no-liar`` turn each off, ``tpe-group`` adds grouped subspaces,
+``tpe-wide`` keeps the best quarter of the trials in TPE's good set instead of a tenth.
 """
 
 from __future__ import annotations
