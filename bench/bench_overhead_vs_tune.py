@@ -261,11 +261,13 @@ def fits(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
                   "driver_cpu_per_trial_s": float(cpu_slope), "driver_cpu_start_s": float(cpu_start),
                   "runs": len(mine)}
         # Tune runs no-op trials on one reused actor or on two, by chance at the start of a run,
-        # and that moves s per trial by up to 1.5x: the like-for-like slope counts one-actor runs
-        one = [r for r in mine if r.get("actors") == 1]
-        if len({r["trials"] for r in one}) >= 2:
-            slope1, _ = np.polyfit([r["trials"] for r in one], [r["wall_s"] for r in one], 1)
-            out[d].update(per_trial_s_one_actor=float(slope1), one_actor_runs=len(one))
+        # and that moves s per trial by up to 2x: like for like is one slope per actor count
+        for k, word in ((1, "one"), (2, "two")):
+            same = [r for r in mine if r.get("actors") == k]
+            if len({r["trials"] for r in same}) >= 2:
+                slope_k, _ = np.polyfit([r["trials"] for r in same], [r["wall_s"] for r in same], 1)
+                out[d].update({f"per_trial_s_{word}_actor": float(slope_k),
+                               f"{word}_actor_runs": len(same)})
     return out
 
 
@@ -280,7 +282,37 @@ def pooled(files: list[Path]) -> str:
         out.append(f"### {f} ({data['date']}, raysearch snapshots: {data.get('raysearch_snapshots')})"
                    f"\n{markdown_fits(fits(data['rows']))}")
     out.append(f"### all {len(files)} rounds together\n{markdown_fits(fits(rows))}")
+    out.append(ratio_intervals(rows))
     return "\n\n".join(out)
+
+
+def ratio_intervals(rows: list[dict[str, Any]], draws: int = 4000) -> str:
+    """raysearch's slope over tune-reuse's among runs with the same actor count, with a 90 %
+    interval from resampling each driver's runs (seeded, so the file is reproducible)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def slope(rs: list[dict[str, Any]]) -> float:
+        return float(np.polyfit([r["trials"] for r in rs], [r["wall_s"] for r in rs], 1)[0])
+
+    lines = ["| actors per run | runs, tune-reuse / raysearch | raysearch / tune-reuse slope | "
+             "90 % interval (runs resampled) |", "|---|---|---:|---|"]
+    for k in (1, 2):
+        t = [r for r in rows if r["driver"] == "tune-reuse" and r.get("actors") == k]
+        s = [r for r in rows if r["driver"] == "raysearch" and r.get("actors") == k]
+        if len({r["trials"] for r in t}) < 2 or len({r["trials"] for r in s}) < 2:
+            continue
+        ratios = []
+        for _ in range(draws):
+            tt = [t[i] for i in rng.integers(0, len(t), len(t))]
+            ss = [s[i] for i in rng.integers(0, len(s), len(s))]
+            if len({r["trials"] for r in tt}) > 1 and len({r["trials"] for r in ss}) > 1:
+                ratios.append(slope(ss) / slope(tt))
+        lo, hi = np.percentile(ratios, [5, 95])
+        lines.append(f"| {k} | {len(t)} / {len(s)} | {slope(s) / slope(t):.2f} | "
+                     f"{lo:.2f}-{hi:.2f} |")
+    return "\n".join(lines)
 
 
 def markdown_fits(f: dict[str, dict[str, float]]) -> str:
@@ -289,17 +321,20 @@ def markdown_fits(f: dict[str, dict[str, float]]) -> str:
     base = f.get("tune-reuse")
     lines = ["", "| driver | runs | per-trial overhead s (slope of wall time) | once per search s "
              "| driver CPU s per trial (slope) | per-trial overhead / tune-reuse's | one-actor "
-             "runs: slope s, / tune-reuse's |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+             "runs: slope s, / tune-reuse's | two-actor runs: slope s, / tune-reuse's |",
+             "|---|---:|---:|---:|---:|---:|---|---|"]
     for d, v in f.items():
         ratio = f"{v['per_trial_s'] / base['per_trial_s']:.2f}" if base else ""
-        one = ""
-        if "per_trial_s_one_actor" in v:
-            one = f"{v['per_trial_s_one_actor']:.4f} ({v['one_actor_runs']} runs)"
-            if base and "per_trial_s_one_actor" in base:
-                one += f", {v['per_trial_s_one_actor'] / base['per_trial_s_one_actor']:.2f}"
+        like = []
+        for word in ("one", "two"):
+            key, cell = f"per_trial_s_{word}_actor", ""
+            if key in v:
+                cell = f"{v[key]:.4f} ({v[f'{word}_actor_runs']} runs)"
+                if base and key in base:
+                    cell += f", {v[key] / base[key]:.2f}"
+            like.append(cell)
         lines.append(f"| {d} | {v['runs']} | {v['per_trial_s']:.4f} | {v['start_s']:.2f} | "
-                     f"{v['driver_cpu_per_trial_s']:.4f} | {ratio} | {one} |")
+                     f"{v['driver_cpu_per_trial_s']:.4f} | {ratio} | {like[0]} | {like[1]} |")
     return "\n".join(lines)
 
 
