@@ -36,7 +36,11 @@ Run (on a quiet 2-core machine; about 15 min with the default sizes 100, 300, 10
 1.6 s per trial, only at --tune-sizes, 100 by default):
     PYTHONPATH=$PWD .venv/bin/python bench/bench_overhead_vs_tune.py --out bench/results/issue20
 --quick: sizes 10 and 20 (a few minutes): a smoke test of the script. Writes
-overhead_vs_tune.json in --out and prints a Markdown table.
+overhead_vs_tune.json in --out and prints a Markdown table. The fits give each driver's slope over
+all its runs and over the runs with one actor and with two (Tune settles on one or two reused
+actors by chance, which moves s per trial by up to 2x). --pool FILE... runs nothing: it fits
+earlier rounds' files, each alone and all together, with a 90 % interval for raysearch's
+like-for-like ratio.
 """
 
 from __future__ import annotations
