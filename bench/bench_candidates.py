@@ -157,14 +157,17 @@ def main() -> None:
         runs = compare_strategies(real, base, [STRATEGIES[0], STRATEGIES[3]], range(sc.seeds),
                                   sc.trials)
         # the candidates' own settings: named apart, so (d)'s archived searches are not reused
-        tweaks = {k: v for k, v in (("startup_trials", n), ("reduction_factor", rf))
-                  if v is not None}
-        prefix = (f"st{n}-" if n is not None else "") + (f"rf{rf}-" if rf is not None else "")
-        suffix = ", ".join([f"{n} start-up"] * (n is not None)
-                           + [f"reduction factor {rf}"] * (rf is not None))
+        tweaks: dict[str, Any] = {}
+        prefix, said = "", []
+        if n is not None:
+            tweaks["startup_trials"], prefix = n, prefix + f"st{n}-"
+            said.append(f"{n} start-up")
+        if rf is not None:
+            tweaks["reduction_factor"], prefix = rf, prefix + f"rf{rf}-"
+            said.append(f"reduction factor {rf}")
         other = compare_strategies(real, dataclasses.replace(base, **tweaks), candidates,
                                    range(sc.seeds), sc.trials, prefix=prefix)
-        runs.update({f"{label}, {suffix}": paths for label, paths in other.items()})
+        runs.update({f"{label}, {', '.join(said)}": paths for label, paths in other.items()})
     rows = analyse(runs, sc.budget)
     tests: dict[str, list[float]] = {}
     if not args.skip_test:

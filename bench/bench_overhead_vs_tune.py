@@ -98,7 +98,7 @@ def hand_assembled(table: Any, trials: int, seed: int, storage: Path, reuse: boo
 
     from raysearch.search.simulate import replay_trial
 
-    study = {}
+    study: dict[str, Any] = {}
     if journal:
         storage.mkdir(parents=True, exist_ok=True)
         backend = optuna.storages.journal.JournalFileBackend(str(storage / "optuna.journal"))
@@ -269,10 +269,16 @@ def fits(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         for k, word in ((1, "one"), (2, "two")):
             same = [r for r in mine if r.get("actors") == k]
             if len({r["trials"] for r in same}) >= 2:
-                slope_k, _ = np.polyfit([r["trials"] for r in same], [r["wall_s"] for r in same], 1)
-                out[d].update({f"per_trial_s_{word}_actor": float(slope_k),
+                out[d].update({f"per_trial_s_{word}_actor": _slope(same),
                                f"{word}_actor_runs": len(same)})
     return out
+
+
+def _slope(rows: list[dict[str, Any]]) -> float:
+    """Seconds of wall time per trial: the least-squares slope of wall time against trials."""
+    import numpy as np
+
+    return float(np.polyfit([r["trials"] for r in rows], [r["wall_s"] for r in rows], 1)[0])
 
 
 def pooled(files: list[Path]) -> str:
@@ -296,10 +302,6 @@ def ratio_intervals(rows: list[dict[str, Any]], draws: int = 4000) -> str:
     import numpy as np
 
     rng = np.random.default_rng(0)
-
-    def slope(rs: list[dict[str, Any]]) -> float:
-        return float(np.polyfit([r["trials"] for r in rs], [r["wall_s"] for r in rs], 1)[0])
-
     lines = ["| actors per run | runs, tune-reuse / raysearch | raysearch / tune-reuse slope | "
              "90 % interval (runs resampled) |", "|---|---|---:|---|"]
     for k in (1, 2):
@@ -312,9 +314,9 @@ def ratio_intervals(rows: list[dict[str, Any]], draws: int = 4000) -> str:
             tt = [t[i] for i in rng.integers(0, len(t), len(t))]
             ss = [s[i] for i in rng.integers(0, len(s), len(s))]
             if len({r["trials"] for r in tt}) > 1 and len({r["trials"] for r in ss}) > 1:
-                ratios.append(slope(ss) / slope(tt))
+                ratios.append(_slope(ss) / _slope(tt))
         lo, hi = np.percentile(ratios, [5, 95])
-        lines.append(f"| {k} | {len(t)} / {len(s)} | {slope(s) / slope(t):.2f} | "
+        lines.append(f"| {k} | {len(t)} / {len(s)} | {_slope(s) / _slope(t):.2f} | "
                      f"{lo:.2f}-{hi:.2f} |")
     return "\n".join(lines)
 
