@@ -14,6 +14,9 @@ The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep
   (``OptunaSearch(storage=JournalStorage(JournalFileBackend(path)))``): what a user writes who
   wants the study to outlive the driver (to resume it, or to open it in optuna-dashboard), the
   persistence that raysearch's study has;
+- (tune-lean) tune-reuse without Tune's automatic per-trial files (progress.csv, result.json,
+  params, an event file: ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1``): the hand-assembled search at
+  its leanest, which keeps no record of a trial's epochs outside the driver's memory;
 - (raysearch) raysearch's real driver through ``raysearch simulate``'s replay: the same sampler
   and ASHA settings, plus everything raysearch adds: the trial records (trials.json and its
   journal), the Optuna study in a journal file with honest states, PersistentASHA's rungs
@@ -22,7 +25,10 @@ The same no-op trials (each replays a recorded-style 4-epoch curve with no sleep
   leaves Tune's pace): every second, or less often where one would take over 1/20 of the driver's
   time (raysearch.search.snapshots). ``--raysearch-snapshots fixed1`` measures the fixed 1 s
   period raysearch had before, ``tune`` Tune's own pace (every 10 s or more, what the
-  hand-assembled drivers get).
+  hand-assembled drivers get). Since 2026-12-06 raysearch leaves Tune's automatic per-trial
+  files out (its trials.json holds every epoch: ``runner.records_replace_tune_logs``);
+- (raysearch-tune-logs) raysearch with those files kept, as it was before: the change measured
+  in the same round.
 
 Each (driver, size) runs in a fresh Python process with its own local Ray, so that its peak
 memory (``ru_maxrss``) is its own; the clock starts after Ray is up. Reported per run: wall time
@@ -58,7 +64,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS, GRACE, RF, STARTUP, CONCURRENT = 4, 1, 2, 10, 2
-DRIVERS = ("tune", "tune-reuse", "tune-journal", "raysearch")
+DRIVERS = ("tune", "tune-reuse", "tune-journal", "tune-lean", "raysearch", "raysearch-tune-logs")
+TUNE_LOGS = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"  # 1: no automatic per-trial files
 SPACE = {"description": "no-op trials", "metric": "val_psnr", "fixed": {},
          "parameters": {"optim.lr_g": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
                         "model.depth": {"type": "int", "low": 2, "high": 4}}}
@@ -134,7 +141,7 @@ def actors(driver: str, ran: Any) -> int:
     (a placement group made and removed per trial); this tells the runs apart."""
     from raysearch.search.records import read_trials
 
-    if driver == "raysearch":
+    if driver.startswith("raysearch"):
         return len({r.pid for r in read_trials(ran)})
     return len({r.metrics.get("pid") for r in ran})
 
@@ -155,14 +162,18 @@ def one(driver: str, trials: int, seed: int, snapshots: str = "floor") -> dict[s
     work = Path(tempfile.mkdtemp(prefix=f"overhead-{driver}-"))
     table = CurveTable.from_experiments([curves_experiment(work / "curves")])
     period = "auto"  # Tune's own pace: the hand-assembled drivers, and --raysearch-snapshots tune
-    if driver == "raysearch" and snapshots == "fixed1":
+    ours = driver.startswith("raysearch")
+    os.environ.pop(TUNE_LOGS, None)  # Tune's default (the per-trial files); raysearch sets 1
+    if driver in ("tune-lean", "raysearch-tune-logs"):
+        os.environ[TUNE_LOGS] = "1" if driver == "tune-lean" else "0"
+    if ours and snapshots == "fixed1":
         period = os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # raysearch before 2026-12-06
-    elif driver == "raysearch" and snapshots == "floor":
+    elif ours and snapshots == "floor":
         snapshot_often()  # what `raysearch run` sets
         period = "1 s, at most 1/20 of the driver"
     start_ray(num_cpus=2)
     rss_before, cpu0, t0 = _mib(), time.process_time(), time.perf_counter()
-    if driver == "raysearch":
+    if ours:
         ran = through_raysearch(table, trials, seed, work / "run")
     else:
         ran = hand_assembled(table, trials, seed, work / "run", reuse=driver != "tune",
@@ -170,7 +181,7 @@ def one(driver: str, trials: int, seed: int, snapshots: str = "floor") -> dict[s
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"driver": driver, "trials": trials, "wall_s": wall, "s_per_trial": wall / trials,
             "actors": actors(driver, ran),
-            "snapshots": period,
+            "snapshots": period, "tune_logs": os.environ.get(TUNE_LOGS) != "1",
             "trials_per_s": trials / wall, "driver_cpu_s": cpu, "driver_cpu_s_per_trial": cpu / trials,
             "rss_after_ray_mib": rss_before, "peak_rss_mib": _mib(),
             "load_end": os.getloadavg()[0], "workdir": str(work)}
@@ -240,6 +251,7 @@ def main() -> None:
     (out / "overhead_vs_tune.json").write_text(json.dumps(result, indent=1))
     print(markdown(rows))
     print(markdown_fits(result["fits"]))
+    print(ratio_intervals(rows))
     print(f"\nwrote {out / 'overhead_vs_tune.json'}")
 
 
@@ -296,28 +308,34 @@ def pooled(files: list[Path]) -> str:
     return "\n\n".join(out)
 
 
+PAIRS = (("raysearch", "tune-reuse"), ("raysearch-tune-logs", "tune-reuse"),
+         ("raysearch", "raysearch-tune-logs"), ("raysearch", "tune-lean"))
+
+
 def ratio_intervals(rows: list[dict[str, Any]], draws: int = 4000) -> str:
-    """raysearch's slope over tune-reuse's among runs with the same actor count, with a 90 %
-    interval from resampling each driver's runs (seeded, so the file is reproducible)."""
+    """One driver's slope over another's (``PAIRS``, those with runs) among runs with the same
+    actor count, with a 90 % interval from resampling each driver's runs (seeded, so the file is
+    reproducible)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    lines = ["| actors per run | runs, tune-reuse / raysearch | raysearch / tune-reuse slope | "
-             "90 % interval (runs resampled) |", "|---|---|---:|---|"]
-    for k in (1, 2):
-        t = [r for r in rows if r["driver"] == "tune-reuse" and r.get("actors") == k]
-        s = [r for r in rows if r["driver"] == "raysearch" and r.get("actors") == k]
-        if len({r["trials"] for r in t}) < 2 or len({r["trials"] for r in s}) < 2:
-            continue
-        ratios = []
-        for _ in range(draws):
-            tt = [t[i] for i in rng.integers(0, len(t), len(t))]
-            ss = [s[i] for i in rng.integers(0, len(s), len(s))]
-            if len({r["trials"] for r in tt}) > 1 and len({r["trials"] for r in ss}) > 1:
-                ratios.append(_slope(ss) / _slope(tt))
-        lo, hi = np.percentile(ratios, [5, 95])
-        lines.append(f"| {k} | {len(t)} / {len(s)} | {_slope(s) / _slope(t):.2f} | "
-                     f"{lo:.2f}-{hi:.2f} |")
+    lines = ["| slope ratio | actors per run | runs | ratio | 90 % interval (runs resampled) |",
+             "|---|---|---|---:|---|"]
+    for num, den in PAIRS:
+        for k in (1, 2):
+            t = [r for r in rows if r["driver"] == den and r.get("actors") == k]
+            s = [r for r in rows if r["driver"] == num and r.get("actors") == k]
+            if len({r["trials"] for r in t}) < 2 or len({r["trials"] for r in s}) < 2:
+                continue
+            ratios = []
+            for _ in range(draws):
+                tt = [t[i] for i in rng.integers(0, len(t), len(t))]
+                ss = [s[i] for i in rng.integers(0, len(s), len(s))]
+                if len({r["trials"] for r in tt}) > 1 and len({r["trials"] for r in ss}) > 1:
+                    ratios.append(_slope(ss) / _slope(tt))
+            lo, hi = np.percentile(ratios, [5, 95])
+            lines.append(f"| {num} / {den} | {k} | {len(s)} / {len(t)} | "
+                         f"{_slope(s) / _slope(t):.2f} | {lo:.2f}-{hi:.2f} |")
     return "\n".join(lines)
 
 
@@ -359,7 +377,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         others = [median[k] for k in (("tune", r["trials"]), ("tune-reuse", r["trials"]))
                   if k in median]
         ratio = (f"{r['s_per_trial'] / min(others):.2f}"
-                 if r["driver"] == "raysearch" and others else "")
+                 if r["driver"].startswith("raysearch") and others else "")
         lines.append(f"| {r['trials']} | {r['driver']} | {r['s_per_trial']:.3f} | "
                      f"{r['trials_per_s']:.2f} | {r['driver_cpu_s_per_trial']:.3f} | "
                      f"{r['peak_rss_mib']:.0f} | {r.get('actors', '')} | {ratio} |")

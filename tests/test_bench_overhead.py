@@ -29,11 +29,21 @@ def test_fits_recover_each_actor_counts_own_slope() -> None:
 def test_like_for_like_ratio_and_its_interval() -> None:
     rows = _rows("tune-reuse", {1: 0.04, 2: 0.02}) + _rows("raysearch", {1: 0.05, 2: 0.02})
     table = ratio_intervals(rows, draws=200)
-    one = next(line for line in table.splitlines() if line.startswith("| 1 |"))
-    two = next(line for line in table.splitlines() if line.startswith("| 2 |"))
+    one = next(line for line in table.splitlines() if line.startswith("| raysearch / tune-reuse | 1 |"))
+    two = next(line for line in table.splitlines() if line.startswith("| raysearch / tune-reuse | 2 |"))
     assert "| 1.25 |" in one and "| 1.00 |" in two
     low, high = (float(x) for x in one.rstrip(" |").rsplit("| ", 1)[1].split("-"))
     assert low <= 1.25 <= high
+    assert "tune-lean" not in table  # a pair without runs has no line
+
+
+def test_every_pair_with_runs_gets_its_ratio() -> None:
+    rows = (_rows("tune-reuse", {1: 0.04}) + _rows("tune-lean", {1: 0.03})
+            + _rows("raysearch", {1: 0.042}) + _rows("raysearch-tune-logs", {1: 0.048}))
+    lines = ratio_intervals(rows, draws=100).splitlines()
+    ratio = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[3] for line in lines[2:]}
+    assert ratio == {"raysearch / tune-reuse": "1.05", "raysearch-tune-logs / tune-reuse": "1.20",
+                     "raysearch / raysearch-tune-logs": "0.87", "raysearch / tune-lean": "1.40"}
 
 
 def test_pool_fits_each_round_and_all_together(tmp_path: Path) -> None:

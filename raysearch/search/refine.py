@@ -310,7 +310,7 @@ def build_refine_tuner(rp: RefinePrepared, say: Callable[[str], None]) -> Any:
 
     from raysearch.search.progress import Progress
     from raysearch.search.recorder import TrialRecorder
-    from raysearch.search.runner import build_trainable, trial_dirname
+    from raysearch.search.runner import build_trainable, records_replace_tune_logs, trial_dirname
     from raysearch.search.signer import SigningVariants
     from raysearch.search.signing import sign_stored
     from raysearch.search.store import TUNE_DIR
@@ -318,6 +318,7 @@ def build_refine_tuner(rp: RefinePrepared, say: Callable[[str], None]) -> Any:
     p, s = rp.prepared, rp.prepared.spec
     epochs = p.base.train.epochs
     store = s.store()
+    records_replace_tune_logs()
     random.seed(s.seed)  # PBT draws its quantile choices and perturbations from `random`
     members = rp.refine["members"]
     search = SigningVariants(store, points_to_evaluate=[dict(m) for m in members],

@@ -37,6 +37,7 @@ from raysearch.search.runner import (
     build_trainable,
     finished_trials,
     load_data,
+    records_replace_tune_logs,
     snapshot_often,
     start_ray,
 )
@@ -155,6 +156,7 @@ def _resume_locked(saved: dict[str, Any], local: Path, ended: int, retry_errored
     t1 = time.perf_counter()
     start_ray(address)
     snapshot_often()
+    records_replace_tune_logs()
     t2 = time.perf_counter()
     tuner = tune.Tuner.restore(experiment, build_trainable(p),
                                resume_unfinished=True, resume_errored=retry_errored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from raysearch.errors import UserError
 from raysearch.search.asha import read_asha_state
 from raysearch.search.compare import STRATEGIES, compare_strategies
 from raysearch.search.recorder import read_trials
-from raysearch.search.runner import SPEC_FILE, SearchSpec
+from raysearch.search.runner import SPEC_FILE, TUNE_LOGGERS_ENV, SearchSpec, records_replace_tune_logs
 from raysearch.search.simulate import CurveTable, simulate_search
 from raysearch.search.store import RecordStore
 from raysearch.search.strategy import Strategy
@@ -101,12 +102,26 @@ def sim_spec(tmp_path: Path, name: str, **kw: Any) -> SearchSpec:
     return SearchSpec(name=name, results=str(tmp_path / "sim"), max_epochs=EPOCHS, **kw)
 
 
+@pytest.fixture()
+def unset_tune_loggers_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TUNE_DISABLE_AUTO_CALLBACK_LOGGERS absent, as on a fresh driver; restored afterwards."""
+    monkeypatch.setitem(os.environ, TUNE_LOGGERS_ENV, "unset")  # records the value to restore
+    monkeypatch.delitem(os.environ, TUNE_LOGGERS_ENV)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("unset_tune_loggers_env")
 def test_asha_stops_the_bad_curves(ray_local: None, table: CurveTable, tmp_path: Path) -> None:
     spec = sim_spec(tmp_path, "asha", sampler="random", scheduler="asha", num_samples=10, seed=2,
                     max_concurrent=1)  # one at a time: ASHA's rungs fill in a fixed order
-    trials = read_trials(simulate_search(table, spec, seconds_per_epoch=0.01, say=lambda _m: None))
+    folder = simulate_search(table, spec, seconds_per_epoch=0.01, say=lambda _m: None)
+    trials = read_trials(folder)
     assert len(trials) == 10
+    # trials.json holds every epoch: Tune's automatic per-trial logs are left out (issue 20)
+    tune_files = {f.name for f in (folder / "tune").rglob("*") if f.is_file()}
+    assert any(n.startswith("experiment_state") for n in tune_files)
+    assert not tune_files & {"progress.csv", "result.json", "params.json", "params.pkl"}
+    assert not any(n.startswith("events.out.tfevents") for n in tune_files)
     good = [t for t in trials if replayed(table, t.params) == GOOD]
     bad = [t for t in trials if replayed(table, t.params) == BAD]
     assert good and bad and len(good) + len(bad) == len(trials)
@@ -115,6 +130,15 @@ def test_asha_stops_the_bad_curves(ray_local: None, table: CurveTable, tmp_path:
     assert all(t.epochs == EPOCHS and not t.stopped_early for t in good)
     stopped = [t for t in bad if t.stopped_early]
     assert stopped and all(t.epochs < EPOCHS for t in stopped)
+
+
+@pytest.mark.usefixtures("unset_tune_loggers_env")
+def test_a_users_tune_loggers_setting_wins() -> None:
+    records_replace_tune_logs()
+    assert os.environ[TUNE_LOGGERS_ENV] == "1"
+    os.environ[TUNE_LOGGERS_ENV] = "0"  # the user wants Tune's per-trial files
+    records_replace_tune_logs()
+    assert os.environ[TUNE_LOGGERS_ENV] == "0"
 
 
 @pytest.mark.slow
