@@ -11,22 +11,23 @@ good set and moves the search.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
+
+from raysearch.search.delegating import DelegatingSampler
 
 
-class InterleavedRandomSampler(BaseSampler):
+class InterleavedRandomSampler(DelegatingSampler):
     """``model`` proposes, except every ``every``-th trial, which is drawn at random."""
 
     def __init__(self, model: BaseSampler, every: int, seed: int | None = None) -> None:
         if every < 2:
             raise ValueError(f"every must be at least 2, got {every}")
-        self._model = model
+        super().__init__(model)
         self._every = every
         self._random = RandomSampler(seed=seed)
 
@@ -50,14 +51,7 @@ class InterleavedRandomSampler(BaseSampler):
         sampler = self._random if self._at_random(trial) else self._model
         return sampler.sample_independent(study, trial, param_name, param_distribution)
 
-    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
-        self._model.before_trial(study, trial)
-
-    def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState,
-                    values: Sequence[float] | None) -> None:
-        self._model.after_trial(study, trial, state, values)
-
     def reseed_rng(self) -> None:
-        self._model.reseed_rng()
+        super().reseed_rng()
         self._random.reseed_rng()
 

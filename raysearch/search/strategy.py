@@ -103,7 +103,11 @@ def _random(seed: int, startup_trials: int) -> Any:
 def _gp(seed: int, startup_trials: int) -> Any:
     import optuna
 
-    return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials)
+    from raysearch.search.pruned import PrunedAsComplete
+
+    # GPSampler alone ignores PRUNED trials, so under ASHA it proposed stopped configurations
+    # again and again (raysearch/search/pruned.py)
+    return PrunedAsComplete(optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials))
 
 
 GP_NEEDS = ("torch", "scipy")  # what Optuna's GPSampler imports when it first models the trials
@@ -136,6 +140,8 @@ def _tpe_interleaved(seed: int, startup_trials: int) -> Any:
 SAMPLERS.register("tpe-interleaved")(Kind("TPE, every 3rd proposal random", _tpe_interleaved,
                                           settings={"every": 3}))
 SAMPLERS.register("random")(Kind("random search", _random, startup=False))
+# Optuna's GPSampler, told of the trials ASHA stopped at their last score (as Optuna's
+# CmaEsSampler(consider_pruned_trials=True) is); for spaces without conditions
 SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
 
 

@@ -243,3 +243,66 @@ def test_tpe_wide_builds_without_optunas_deprecation_warning() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             make_sampler(name, seed=0, startup_trials=4)
+
+
+def test_gp_is_told_of_the_trials_asha_stopped() -> None:
+    """Optuna's GPSampler alone models COMPLETE trials only: after 3 pruned trials and no complete
+    one it is still in its start-up (its proposal is random). raysearch's gp counts each pruned
+    trial at its last intermediate value, so the fourth proposal is the model's; the study itself
+    still says PRUNED."""
+    from optuna.samplers import GPSampler
+
+    from raysearch.search.pruned import PrunedAsComplete, as_complete
+
+    def fourth(sampler: optuna.samplers.BaseSampler) -> optuna.trial.FrozenTrial:
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        for x in (0.1, 0.5, 0.9):
+            study.enqueue_trial({"x": x})
+            trial = study.ask()
+            trial.suggest_float("x", 0.0, 1.0)
+            trial.report(-10.0 * x, 1)
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        assert [t.state for t in study.trials[:3]] == [optuna.trial.TrialState.PRUNED] * 3
+        return study.trials[-1]
+
+    modelled = "gp:relative_params:0"
+    assert modelled not in fourth(GPSampler(seed=0, n_startup_trials=3)).system_attrs
+    gp = make_sampler("gp", seed=0, startup_trials=3)
+    assert isinstance(gp, PrunedAsComplete)
+    assert modelled in fourth(gp).system_attrs
+    # a pruned trial is shown at its last finite value; one without a value is left as it was
+    t = optuna.trial.create_trial(params={"x": 0.2}, state=optuna.trial.TrialState.PRUNED,
+                                  distributions={"x": optuna.distributions.FloatDistribution(0, 1)},
+                                  intermediate_values={1: -1.0, 2: -0.5, 3: float("nan")})
+    shown = as_complete(t)
+    assert shown is not None and shown.state == optuna.trial.TrialState.COMPLETE
+    assert shown.value == -0.5 and t.state == optuna.trial.TrialState.PRUNED
+    assert as_complete(optuna.trial.create_trial(
+        params={"x": 0.2}, distributions={"x": optuna.distributions.FloatDistribution(0, 1)},
+        state=optuna.trial.TrialState.PRUNED)) is None
+
+
+def test_gp_steers_away_from_what_asha_stopped() -> None:
+    """Pruned trials crowd the low end of x with poor scores and one complete trial scores well at
+    the high end: the GP that is told of them proposes far from the crowd (GPSampler alone is
+    still in its start-up here, and this seed's random proposals include 0.0)."""
+    from raysearch.search.pruned import PrunedAsComplete
+
+    study = optuna.create_study(direction="maximize", sampler=PrunedAsComplete(
+        optuna.samplers.GPSampler(seed=1, n_startup_trials=4)))
+    for x, value, pruned in ((0.02, 0.0, True), (0.08, 0.1, True), (0.14, 0.2, True),
+                             (0.2, 0.3, True), (0.25, 0.35, True), (0.8, 1.0, False)):
+        study.enqueue_trial({"x": x})
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.report(value, 1)
+        study.tell(trial, None if pruned else value,
+                   state=optuna.trial.TrialState.PRUNED if pruned else None)
+    proposals = []
+    for _ in range(3):
+        trial = study.ask()
+        proposals.append(trial.suggest_float("x", 0.0, 1.0))
+        study.tell(trial, proposals[-1])
+    assert min(proposals) > 0.3, proposals
