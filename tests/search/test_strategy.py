@@ -272,6 +272,10 @@ def test_gp_is_told_of_the_trials_asha_stopped() -> None:
     gp = make_sampler("gp", seed=0, startup_trials=3)
     assert isinstance(gp, PrunedAsComplete)
     assert modelled in fourth(gp).system_attrs
+    # Tune's searcher snapshot pickles the sampler, with the model it has fitted by now
+    import pickle
+
+    assert isinstance(pickle.loads(pickle.dumps(gp))._model, GPSampler)
     # a pruned trial is shown at its last finite value; one without a value is left as it was
     t = optuna.trial.create_trial(params={"x": 0.2}, state=optuna.trial.TrialState.PRUNED,
                                   distributions={"x": optuna.distributions.FloatDistribution(0, 1)},
