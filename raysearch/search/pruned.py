@@ -3,7 +3,7 @@
 Optuna's ``GPSampler`` fits its Gaussian process to COMPLETE trials and ignores PRUNED ones. Under
 ASHA most trials of a search end PRUNED (raysearch tells Optuna what happened, see ``study.py``),
 so the model never hears that a region was tried and stopped: on the quick-start benchmark it
-proposed one configuration that ASHA had stopped after an epoch ten times over (issue 20). Optuna's
+proposed one configuration that ASHA had stopped after an epoch 11 times (issue 20). Optuna's
 own ``CmaEsSampler(consider_pruned_trials=True)`` answers this by counting a pruned trial at its
 last intermediate value, and ``PrunedAsComplete`` does the same for any model: the model sees the
 study through a view in which every PRUNED trial with a finite intermediate value is COMPLETE with
