@@ -11,7 +11,8 @@ Run (about 3 min per variant with 20 seeds on 2 cores), after the 20-trial bench
 Issue 20's entries (tpe-group, tpe-independent, tpe-no-liar, tpe+hyperband, gp+asha, gp+none) are
 variants too; --only picks some of them, e.g. --only tpe-group+asha,gp+none ((a) and (d) always
 run). GPSampler fits its model at every proposal (0.06-0.18 s of driver time each at 30-300
-trials, bench/bench_sampler_cost.py), so its simulated searches take longer than TPE's. gp refuses a conditional space (all_families.yaml).
+trials, bench/bench_sampler_cost.py), so its simulated searches take longer than TPE's. gp
+refuses a conditional space (all_families.yaml).
 Writes sim_settings.json there and prints a Markdown table. The curves (results/...) are not
 committed: they come from CelebA faces, whose licence is research use only.
 """
