@@ -250,6 +250,8 @@ def test_gp_is_told_of_the_trials_asha_stopped() -> None:
     one it is still in its start-up (its proposal is random). raysearch's gp counts each pruned
     trial at its last intermediate value, so the fourth proposal is the model's; the study itself
     still says PRUNED."""
+    import pickle
+
     from optuna.samplers import GPSampler
 
     from raysearch.search.pruned import PrunedAsComplete, as_complete
@@ -273,8 +275,6 @@ def test_gp_is_told_of_the_trials_asha_stopped() -> None:
     assert isinstance(gp, PrunedAsComplete)
     assert modelled in fourth(gp).system_attrs
     # Tune's searcher snapshot pickles the sampler, with the model it has fitted by now
-    import pickle
-
     assert isinstance(pickle.loads(pickle.dumps(gp))._model, GPSampler)
     # a pruned trial is shown at its last finite value; one without a value is left as it was
     t = optuna.trial.create_trial(params={"x": 0.2}, state=optuna.trial.TrialState.PRUNED,
