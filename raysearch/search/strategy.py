@@ -41,7 +41,8 @@ class Kind:
     # a sampler's check of the space (a UserError naming the parameter), before anything starts
     check_space: Callable[[str, SearchSpace], None] | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # what it passes to Optuna / Tune
-    startup: bool = True  # a sampler that proposes at random for --startup-trials, then models
+    startup: bool = True  # a sampler that proposes apart from its model for --startup-trials
+    startup_kind: str = "random"  # how it proposes them: at random, or a Sobol sequence
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.build(*args, **kwargs)
@@ -110,21 +111,49 @@ def _gp(seed: int, startup_trials: int) -> Any:
     return PrunedAsComplete(optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials))
 
 
+def _gp_sobol(seed: int, startup_trials: int) -> Any:
+    import optuna
+
+    from raysearch.search.pruned import PrunedAsComplete
+    from raysearch.search.sobol import SobolStart
+
+    # inside the view, so that a pruned trial with a score counts as finished, as the GP counts it
+    return PrunedAsComplete(SobolStart(
+        optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup_trials), startup_trials,
+        seed=seed))
+
+
+def _tpe_sobol(seed: int, startup_trials: int) -> Any:
+    from optuna.trial import TrialState
+
+    from raysearch.search.sobol import SobolStart
+
+    # TPE counts pruned trials among its finished ones (it models them by their last value)
+    return SobolStart(_tpe_builder({})(seed, startup_trials), startup_trials, seed=seed,
+                      counted=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def _fixed_space_check(needs: tuple[str, ...], who: str) -> Callable[[str, SearchSpace], None]:
+    """The check of a sampler that models one fixed set of parameters (Optuna's GPSampler, its
+    QMCSampler): a conditional one would be sampled at random (Optuna's fallback, with a warning
+    per trial), so such a space is refused, as is a missing package ``who`` imports."""
+
+    def check(name: str, space: SearchSpace) -> None:
+        missing = [m for m in needs if importlib.util.find_spec(m) is None]
+        if missing:
+            raise UserError(f"--sampler {name} needs {' and '.join(missing)} ({who} imports "
+                            f"them): pip install {' '.join(missing)}")
+        for p in space.params:
+            if p.when:
+                raise UserError(f"--sampler {name}: {who} needs a space without conditions, and "
+                                f"{space.path} searches parameters.{p.name} only when {p.when}; "
+                                f"use --sampler tpe-group for conditional spaces")
+
+    return check
+
+
 GP_NEEDS = ("torch", "scipy")  # what Optuna's GPSampler imports when it first models the trials
-
-
-def _gp_check(name: str, space: SearchSpace) -> None:
-    """GPSampler models one fixed set of parameters: a conditional one would be sampled at random
-    (Optuna's fallback, with a warning per trial), so such a space is refused."""
-    missing = [m for m in GP_NEEDS if importlib.util.find_spec(m) is None]
-    if missing:
-        raise UserError(f"--sampler {name} needs {' and '.join(missing)} (Optuna's GPSampler "
-                        f"imports them): pip install {' '.join(missing)}")
-    for p in space.params:
-        if p.when:
-            raise UserError(f"--sampler {name}: Optuna's GPSampler needs a space without "
-                            f"conditions, and {space.path} searches parameters.{p.name} only "
-                            f"when {p.when}; use --sampler tpe-group for conditional spaces")
+_gp_check = _fixed_space_check(GP_NEEDS, "Optuna's GPSampler")
 
 
 def _tpe_interleaved(seed: int, startup_trials: int) -> Any:
@@ -143,6 +172,13 @@ SAMPLERS.register("random")(Kind("random search", _random, startup=False))
 # Optuna's GPSampler, told of the trials ASHA stopped at their last score (as Optuna's
 # CmaEsSampler(consider_pruned_trials=True) is); for spaces without conditions
 SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
+# the same two models, their start-up trials spread by a scrambled Sobol sequence instead of drawn
+# at random, as Ax and BoTorch start theirs (raysearch/search/sobol.py); no conditions either
+SAMPLERS.register("gp-sobol")(Kind("Gaussian process (GPSampler), Sobol start", _gp_sobol,
+                                   _gp_check, startup_kind="Sobol"))
+SAMPLERS.register("tpe-sobol")(Kind("TPE, Sobol start", _tpe_sobol,
+                                    _fixed_space_check(("scipy",), "Optuna's QMCSampler"),
+                                    startup_kind="Sobol"))
 
 
 # ---- schedulers: build(store, metric, mode, max_t, grace_period, reduction_factor, seed) ---------
@@ -255,8 +291,8 @@ def describe_settings(sampler: str, scheduler: str, startup_trials: int, max_t: 
     """The strategy with the settings that decide it, e.g. 'TPE, 4 random start-up trials +
     asynchronous Hyperband (3 brackets, first judged after 1, 2, 4 epochs; reduction factor 2)'."""
     s, k = SAMPLERS.get(sampler), SCHEDULERS.get(scheduler)
-    left = s.label if not s.startup else \
-        f"{s.label}, {startup_trials} random start-up trial{'s' * (startup_trials != 1)}"
+    left = s.label if not s.startup else (f"{s.label}, {startup_trials} {s.startup_kind} "
+                                          f"start-up trial{'s' * (startup_trials != 1)}")
     brackets = scheduler_brackets(scheduler, max_t, grace_period, reduction_factor)
     if not brackets:
         return f"{left} + {k.label}"

@@ -45,7 +45,7 @@ def test_strategy_parse_and_errors(tmp_path: Path) -> None:
     assert Strategy.parse("random+none") == Strategy("random", "none")
     assert Strategy.parse("tpe").label == "tpe+asha"
     assert Strategy.parse("tpe-group+hyperband") == Strategy("tpe-group", "hyperband")
-    with pytest.raises(UserError, match="--sampler must be one of gp, random, tpe, tpe-group"):
+    with pytest.raises(UserError, match="--sampler must be one of gp, gp-sobol, random, tpe, tpe-group"):
         Strategy.parse("grid+asha")
     space = tmp_path / "space.yaml"
     space.write_text(SPACE)
@@ -61,7 +61,7 @@ def test_cli_refuses_unknown_sampler(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit) as exc:
         main(["submit", "--sampler", "grid"])
     assert exc.value.code == 2
-    assert "'grid' is not one of 'gp', 'random', 'tpe', 'tpe-group'" in capsys.readouterr().err
+    assert "'grid' is not one of 'gp', 'gp-sobol', 'random', 'tpe', 'tpe-group'" in capsys.readouterr().err
 
 
 def test_anytime_curve_counts_epochs_in_the_order_reported() -> None:
@@ -147,7 +147,7 @@ def test_samplers_and_schedulers_are_registries_that_name_themselves() -> None:
     assert strategy_label("tpe-group", "hyperband") == \
         "TPE (multivariate, grouped) + asynchronous Hyperband"
     assert strategy_label("gp", "none") == "Gaussian process (GPSampler) + no early stopping"
-    with pytest.raises(UserError, match="--sampler must be one of gp, random, tpe, .*got 'cmaes'"):
+    with pytest.raises(UserError, match="--sampler must be one of gp, gp-sobol, random, tpe, .*got 'cmaes'"):
         check_strategy("cmaes", "asha")
     # the settings that decide a strategy, as the search's first line says them
     assert describe_settings("tpe-no-liar", "hyperband", 4, 4, 1, 2) == (
@@ -239,7 +239,7 @@ def test_tpe_wide_builds_without_optunas_deprecation_warning() -> None:
     not print that warning at every search, and the other entries must warn about nothing."""
     import warnings
 
-    for name in ("tpe", "tpe-wide"):
+    for name in ("tpe", "tpe-wide", "gp-sobol", "tpe-sobol"):  # QMCSampler is "experimental"
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             make_sampler(name, seed=0, startup_trials=4)
@@ -310,3 +310,47 @@ def test_gp_steers_away_from_what_asha_stopped() -> None:
         proposals.append(trial.suggest_float("x", 0.0, 1.0))
         study.tell(trial, proposals[-1])
     assert min(proposals) > 0.3, proposals
+
+
+def test_sobol_start_spreads_the_start_up_trials_then_hands_over_to_the_gp() -> None:
+    """gp-sobol's start-up trials after the first (random, as in Optuna's QMCSampler) come from a
+    scrambled Sobol sequence: 7 in 7 different eighths of x in every seed, where 7 random draws
+    manage it 2 % of the time. From the first trial after the start-up on, the GP models; the
+    sampler pickles with the sequence and the model (Tune's searcher snapshot)."""
+    import pickle
+
+    for seed in range(5):
+        sampler = make_sampler("gp-sobol", seed=seed, startup_trials=8)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(lambda t: -(t.suggest_float("x", 0.0, 1.0) - 0.7) ** 2, n_trials=10)
+        xs = [t.params["x"] for t in study.trials]
+        assert len({int(8 * x) for x in xs[1:8]}) == 7, (seed, xs)
+        modelled = ["gp:relative_params:0" in t.system_attrs for t in study.trials]
+        assert modelled == [False] * 8 + [True] * 2, seed
+        assert pickle.loads(pickle.dumps(sampler)) is not None
+
+
+def test_sobol_start_counts_what_the_model_counts_and_decides_once_per_trial() -> None:
+    """Trials proposed while fewer than the start-up count have finished come from the sequence,
+    however many are running; which finished trials count is the model's rule (TPE counts pruned
+    ones, the GP's view counts them as complete, so tpe-sobol and gp-sobol both do)."""
+    from optuna.trial import TrialState
+
+    from raysearch.search.sobol import SobolStart
+
+    def next_x(counted: tuple[TrialState, ...]) -> float:
+        study = optuna.create_study(sampler=SobolStart(_Lowest(), 2, seed=0, counted=counted))
+        running = [study.ask() for _ in range(3)]  # none finished: all three from the sequence
+        xs = [t.suggest_float("x", 1.0, 2.0) for t in running]
+        assert min(xs) > 1.0, xs
+        for t in running[:2]:
+            t.report(0.5, 1)
+            study.tell(t, state=TrialState.PRUNED)
+        return study.ask().suggest_float("x", 1.0, 2.0)
+
+    assert next_x((TrialState.COMPLETE, TrialState.PRUNED)) == 1.0  # the model's lowest value
+    assert next_x((TrialState.COMPLETE,)) > 1.0  # still starting: no trial completed
+    assert make_sampler("tpe-sobol", seed=0, startup_trials=2)._counted == (
+        TrialState.COMPLETE, TrialState.PRUNED)
+    assert describe_settings("gp-sobol", "asha", 4, 4, 1, 2).startswith(
+        "Gaussian process (GPSampler), Sobol start, 4 Sobol start-up trials + ASHA")
