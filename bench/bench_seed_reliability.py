@@ -10,6 +10,13 @@ the 0.07 dB by which one configuration's val_psnr moves from training seed to tr
 minus the tolerance at all and within half of the epoch budget, the slowest seed, and the epochs
 its mean curve needs to reach (a)'s mean final best, as a share of the budget (target 1/3).
 
+Pairing by seed is not neutral. Optuna's TPE and GP samplers draw their random start-up trials
+from ``RandomSampler(seed)``, the same stream as random search with that seed, so a strategy with
+a random start begins with random search's own first trials. When (a)'s final best is one of
+them, such a strategy "reaches" it at once. So the summary also says in how many seeds (a)'s best
+was a trial the strategy shared, and gives the unpaired rates: each of the strategy's searches
+against (a)'s final best of every other seed, which is what a user can expect from one search.
+
 Run:  PYTHONPATH=$PWD .venv/bin/python bench/bench_seed_reliability.py \
           [--searches bench/results/budget20_ema/searches] [--out FILE.json]
 No training: it reads records only, in a few seconds.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import time
 from collections import defaultdict
@@ -29,6 +37,7 @@ import numpy as np
 
 from raysearch.search.anytime import epochs_to_reach
 from raysearch.search.compare import strategy_curves
+from raysearch.search.records import read_trials
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = "random-none"
@@ -45,6 +54,30 @@ def archived(searches: Path) -> dict[str, dict[int, Path]]:
         if m and path.is_dir() and m["strategy"] not in EXCLUDED:
             found[m["strategy"]][int(m["seed"])] = path
     return dict(found)
+
+
+def shared_best(random_dir: Path, other_dir: Path) -> bool:
+    """Whether (a)'s best trial is among the leading trials ``other`` proposed exactly alike."""
+    a = sorted(read_trials(random_dir), key=lambda r: r.number)
+    b = sorted(read_trials(other_dir), key=lambda r: r.number)
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared].params == b[shared].params:
+        shared += 1
+    best = max(a, key=lambda r: max((h.get("val_psnr", -math.inf) for h in r.history),
+                                    default=-math.inf))
+    return best.number < shared
+
+
+def unpaired(base: dict[int, np.ndarray], curves: dict[int, np.ndarray], budget: int,
+             tolerance: float) -> dict[str, Any]:
+    """Each search (by seed) against the final best of (a) with every other seed: the shares of
+    those pairs it reached and reached within half the budget."""
+    needs = [epochs_to_reach(c, float(a[-1]) - tolerance, "max")
+             for i, c in curves.items() for j, a in base.items() if i != j]
+    return {"pairs": len(needs),
+            "reached": float(np.mean([n is not None for n in needs])) if needs else None,
+            "within_half": float(np.mean([n is not None and n / budget <= 0.5 for n in needs]))
+            if needs else None}
 
 
 def reliability(base: np.ndarray, curves: np.ndarray, budget: int, tolerance: float
@@ -68,6 +101,8 @@ def summarise(searches: Path, budget: int, tolerances: list[float]) -> list[dict
     found = archived(searches)
     if BASELINE not in found:
         raise SystemExit(f"no {BASELINE}-s<seed> searches in {searches}")
+    every = {s: strategy_curves([p], "val_psnr", "max", budget).curves[0]
+             for s, p in found[BASELINE].items()}
     rows = []
     for strategy, by_seed in found.items():
         if strategy == BASELINE:
@@ -79,11 +114,17 @@ def summarise(searches: Path, budget: int, tolerances: list[float]) -> list[dict
                                budget).curves
         curves = strategy_curves([by_seed[s] for s in seeds], "val_psnr", "max", budget).curves
         final = curves[:, -1]
+        own = {s: strategy_curves([p], "val_psnr", "max", budget).curves[0]
+               for s, p in by_seed.items()}
         rows.append({"strategy": strategy, "seeds": seeds, "final": final.tolist(),
                      "final_mean": float(final.mean()),
                      "final_sd": float(final.std(ddof=1)) if len(seeds) > 1 else 0.0,
                      "random_final_mean": float(base[:, -1].mean()),
-                     "by_tolerance": [reliability(base, curves, budget, t) for t in tolerances]})
+                     "shared_best": sum(shared_best(found[BASELINE][s], by_seed[s])
+                                        for s in seeds),
+                     "by_tolerance": [{**reliability(base, curves, budget, t),
+                                       "unpaired": unpaired(every, own, budget, t)}
+                                      for t in tolerances]})
     return rows
 
 
@@ -93,18 +134,27 @@ def _r(x: float | None) -> str:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     tols = [t["tolerance_db"] for t in rows[0]["by_tolerance"]]
-    head = ["strategy", "seeds", "best val_psnr (mean ± sd)", "(a)'s, same seeds"]
-    for t in tols:
-        head += [f"reached / within half / slowest / mean curve, tol {t:g} dB"]
+    head = ["strategy", "seeds", "best val_psnr (mean ± sd)", "(a)'s, same seeds",
+            "(a)'s best shared"]
+    head += [f"reached / within half / slowest / mean curve, tol {t:g} dB" for t in tols]
+    head += [f"unpaired: reached / within half, tol {t:g} dB" for t in tols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in sorted(rows, key=lambda r: (len(r["seeds"]), r["final_mean"]), reverse=True):
         n = len(r["seeds"])
         cells = [r["strategy"], f"{n} ({r['seeds'][0]}-{r['seeds'][-1]})",
-                 f"{r['final_mean']:.3f} ± {r['final_sd']:.3f}", f"{r['random_final_mean']:.3f}"]
+                 f"{r['final_mean']:.3f} ± {r['final_sd']:.3f}", f"{r['random_final_mean']:.3f}",
+                 f"{r['shared_best']}/{n}"]
         cells += [f"{t['reached']}/{n}, {t['within_half']}/{n}, {_r(t['worst_ratio'])}, "
                   f"{_r(t['mean_curve_ratio'])}" for t in r["by_tolerance"]]
+        cells += [_shares(t["unpaired"]) for t in r["by_tolerance"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _shares(u: dict[str, Any]) -> str:
+    if not u["pairs"]:
+        return "-"
+    return f"{u['reached']:.0%}, {u['within_half']:.0%} of {u['pairs']}"
 
 
 def main() -> None:
