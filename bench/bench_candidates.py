@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from bench.bench_seed_reliability import unpaired
 from bench.bench_strategies import (
     BASELINE_LABEL,
     DEFAULT_LABEL,
@@ -59,7 +60,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def analyse(runs: dict[str, list[Path]], budget: int) -> list[dict[str, Any]]:
-    """One row per strategy: final best, epochs to (a)'s final best (paired, mean curve)."""
+    """One row per strategy: final best, epochs to (a)'s final best (paired, mean curve), and the
+    share of its searches that reach (a)'s final best of every other seed within half the budget
+    (unpaired: TPE and GP start from random search's own first trials of the same seed, so the
+    paired figure flatters them; bench_seed_reliability.py)."""
     curves = {k: strategy_curves(v, "val_psnr", "max", budget).curves for k, v in runs.items()}
     base = curves[BASELINE_LABEL]
     target = float(np.mean(base[:, -1]))
@@ -75,6 +79,7 @@ def analyse(runs: dict[str, list[Path]], budget: int) -> list[dict[str, Any]]:
             "per_seed_ratio": ratios,
             "worst_ratio": None if None in ratios else max(ratios),
             "mean_curve_ratio": None if need is None else need / budget,
+            "unpaired": unpaired(dict(enumerate(base)), dict(enumerate(c)), budget, 0.0),
             "trials_per_search": [len(read_trials(p)) for p in runs[label]],
         })
     return rows
@@ -84,12 +89,17 @@ def _ratio(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.2f}"
 
 
+def _share(u: dict[str, Any]) -> str:
+    return "-" if not u["pairs"] else f"{u['within_half']:.0%} of {u['pairs']}"
+
+
 def markdown(rows: list[dict[str, Any]], tests: dict[str, list[float]], budget: int) -> str:
     d = next(r for r in rows if r["strategy"] == DEFAULT_LABEL)
     lines = [f"| strategy | seeds | best val_psnr at {budget} epochs | vs (d) | epochs to (a)'s "
              "final best / budget, per seed | worst seed (target <= 0.5) | mean curve (target "
-             "<= 0.33) | trials per search | test PSNR of the winners, retrained |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "<= 0.33) | unpaired: within half | trials per search | test PSNR of the winners, "
+             "retrained |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         per = ", ".join("-" if x is None else f"{x:.2f}" for x in r["per_seed_ratio"])
         t = tests.get(r["strategy"], [])
@@ -97,7 +107,7 @@ def markdown(rows: list[dict[str, Any]], tests: dict[str, list[float]], budget: 
             f"| {r['strategy']} | {r['seeds']} | {r['final_mean']:.3f} ± {r['final_sd']:.3f} | "
             f"{r['final_mean'] - d['final_mean']:+.3f} | {per} | "
             f"{_ratio(r['worst_ratio'])} | {_ratio(r['mean_curve_ratio'])} | "
-            f"{np.mean(r['trials_per_search']):.1f} | "
+            f"{_share(r['unpaired'])} | {np.mean(r['trials_per_search']):.1f} | "
             + (f"{np.mean(t):.2f} ± {np.std(t, ddof=1):.2f}" if len(t) > 1
                else f"{t[0]:.2f}" if t else "-") + " |")
     return "\n".join(lines)
