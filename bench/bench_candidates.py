@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from bench.bench_seed_reliability import unpaired
+from bench.bench_seed_reliability import reliability, unpaired
 from bench.bench_strategies import (
     BASELINE_LABEL,
     DEFAULT_LABEL,
@@ -46,11 +46,9 @@ from bench.bench_strategies import (
     SHARED,
     RealRuns,
     data_overrides,
-    paired_ratios,
     presets_vs_winners,
     say,
 )
-from raysearch.search.anytime import epochs_to_reach
 from raysearch.search.compare import STRATEGIES, compare_strategies, strategy_curves
 from raysearch.search.records import read_trials
 from raysearch.search.runner import SearchSpec, start_ray
@@ -66,19 +64,14 @@ def analyse(runs: dict[str, list[Path]], budget: int) -> list[dict[str, Any]]:
     paired figure flatters them; bench_seed_reliability.py)."""
     curves = {k: strategy_curves(v, "val_psnr", "max", budget).curves for k, v in runs.items()}
     base = curves[BASELINE_LABEL]
-    target = float(np.mean(base[:, -1]))
     rows = []
     for label, c in curves.items():
-        paired = paired_ratios(base, c, budget, "max")
-        ratios = [p["ratio"] for p in paired]
-        need = epochs_to_reach(np.nanmean(c, axis=0), target, "max")
+        paired = reliability(base, c, budget, 0.0)
         rows.append({
             "strategy": label, "seeds": len(c), "final": c[:, -1].tolist(),
             "final_mean": float(c[:, -1].mean()),
             "final_sd": float(c[:, -1].std(ddof=1)) if len(c) > 1 else 0.0,
-            "per_seed_ratio": ratios,
-            "worst_ratio": None if None in ratios else max(ratios),
-            "mean_curve_ratio": None if need is None else need / budget,
+            **{k: paired[k] for k in ("per_seed_ratio", "worst_ratio", "mean_curve_ratio")},
             "unpaired": unpaired(dict(enumerate(base)), dict(enumerate(c)), budget, 0.0),
             "trials_per_search": [len(read_trials(p)) for p in runs[label]],
         })

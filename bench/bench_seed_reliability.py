@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.bench_strategies import paired_ratios
 from raysearch.search.anytime import epochs_to_reach
 from raysearch.search.compare import strategy_curves
 from raysearch.search.records import read_trials
@@ -83,10 +84,7 @@ def unpaired(base: dict[int, np.ndarray], curves: dict[int, np.ndarray], budget:
 def reliability(base: np.ndarray, curves: np.ndarray, budget: int, tolerance: float
                 ) -> dict[str, Any]:
     """Paired per-seed ratios (None: never reached) and the mean curve's ratio at ``tolerance``."""
-    ratios = []
-    for a, c in zip(base, curves, strict=True):
-        need = epochs_to_reach(c, float(a[-1]) - tolerance, "max")
-        ratios.append(None if need is None else need / budget)
+    ratios = [p["ratio"] for p in paired_ratios(base, curves, budget, "max", tolerance)]
     mean_need = epochs_to_reach(np.nanmean(curves, axis=0),
                                 float(np.mean(base[:, -1])) - tolerance, "max")
     return {"tolerance_db": tolerance, "per_seed_ratio": ratios,
@@ -101,21 +99,21 @@ def summarise(searches: Path, budget: int, tolerances: list[float]) -> list[dict
     found = archived(searches)
     if BASELINE not in found:
         raise SystemExit(f"no {BASELINE}-s<seed> searches in {searches}")
-    every = {s: strategy_curves([p], "val_psnr", "max", budget).curves[0]
-             for s, p in found[BASELINE].items()}
+    def curve(path: Path) -> np.ndarray:  # one search's anytime curve, padded to the budget
+        return strategy_curves([path], "val_psnr", "max", budget).curves[0]
+
+    every = {s: curve(p) for s, p in found[BASELINE].items()}
     rows = []
     for strategy, by_seed in found.items():
         if strategy == BASELINE:
             continue
-        seeds = sorted(set(by_seed) & set(found[BASELINE]))
+        seeds = sorted(set(by_seed) & set(every))
         if not seeds:
             continue
-        base = strategy_curves([found[BASELINE][s] for s in seeds], "val_psnr", "max",
-                               budget).curves
-        curves = strategy_curves([by_seed[s] for s in seeds], "val_psnr", "max", budget).curves
+        own = {s: curve(p) for s, p in by_seed.items()}
+        base = np.stack([every[s] for s in seeds])
+        curves = np.stack([own[s] for s in seeds])
         final = curves[:, -1]
-        own = {s: strategy_curves([p], "val_psnr", "max", budget).curves[0]
-               for s, p in by_seed.items()}
         rows.append({"strategy": strategy, "seeds": seeds, "final": final.tolist(),
                      "final_mean": float(final.mean()),
                      "final_sd": float(final.std(ddof=1)) if len(seeds) > 1 else 0.0,

@@ -189,11 +189,13 @@ class RealRuns:
         return spec.experiment
 
 
-def paired_ratios(a_curves: Any, d_curves: Any, budget: int, mode: str) -> list[dict[str, Any]]:
-    """Per seed: the epochs a ``d`` curve needs to reach the same seed's ``a`` final best."""
+def paired_ratios(a_curves: Any, d_curves: Any, budget: int, mode: str, tolerance: float = 0.0
+                  ) -> list[dict[str, Any]]:
+    """Per seed: the epochs a ``d`` curve needs to reach the same seed's ``a`` final best (less
+    ``tolerance``, in the metric's better direction)."""
     per_seed = []
     for a, d in zip(a_curves, d_curves, strict=False):
-        target = float(a[-1])
+        target = float(a[-1]) - (tolerance if mode == "max" else -tolerance)
         need = epochs_to_reach(d, target, mode)
         own = epochs_to_reach(a, target, mode)  # when (a) itself first got there
         per_seed.append({"target": target, "d_epochs": need, "a_epochs_to_own_best": own,
