@@ -6,7 +6,6 @@ their comparison with strategies that train every trial fully a fair one.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ray.tune import Stopper
@@ -17,9 +16,6 @@ class EpochBudget(Stopper):
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        # the searcher may have queued a trial that the budget never lets start; Tune's result
-        # grid then logs "Failed to fetch metrics ... FileNotFoundError", which reads like a fault
-        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         self._seen: set[tuple[str, int]] = set()  # (trial, epoch): a repeated result counts once
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:

@@ -426,14 +426,29 @@ def snapshot_often() -> None:
 TUNE_LOGGERS_ENV = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
 
 
+class _NoMetricFiles(logging.Filter):
+    """Drops the warning of the result grid Tune builds as ``fit()`` returns: it reads each trial's
+    ``result.json`` or ``progress.csv``, logs "Failed to fetch metrics for N trial(s)" with a line
+    per trial where neither is there, and nothing of raysearch reads that grid."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to fetch metrics for ")
+
+
+_NO_METRIC_FILES = _NoMetricFiles()
+
+
 def records_replace_tune_logs() -> None:
     """Leave out the files Tune's automatic loggers write for each trial (``progress.csv``,
     ``result.json``, ``params.json``, ``params.pkl``, an event file): ``trials.json`` holds every
     reported epoch of every trial already. They cost the driver about 4 ms of CPU per trial, and
     each snapshot uploads every trial's copy again, which makes a snapshot O(trials) of
     background work (issue 20). ``--logger`` adds Tune's logger callbacks back; a
-    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS set by the user wins."""
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS set by the user wins. Tune's result grid would warn at
+    the end of every search that the files are missing (and of a trial an epoch budget queued but
+    never started): that one warning is dropped, the logger's others are kept."""
     os.environ.setdefault(TUNE_LOGGERS_ENV, "1")
+    logging.getLogger("ray.tune.analysis.experiment_analysis").addFilter(_NO_METRIC_FILES)
 
 
 def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) -> Any:
