@@ -2,7 +2,8 @@
 read well in a log file or a Ray Job's output.
 
 - a line when a trial starts, with its parameters;
-- after each trial ends: done / running / stopped-by-ASHA counts against the total, the running
+- after each trial ends: done / running / stopped-by-ASHA counts against the total (no stopped
+  count where nothing stops trials early: ``--scheduler none``, PBT), the running
   best and its trial, the time spent and an estimate of the time left;
 - at the end: how many trials ASHA stopped, the best, and the runner-up when it is within noise.
 
@@ -77,8 +78,11 @@ class Progress(Callback):
     """Prints what a search is doing, from the ``TrialRecorder``'s live records."""
 
     def __init__(self, recorder: Any, total: int, metric: str, mode: str,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], stopper: str | None = "ASHA") -> None:
         self.recorder, self.total, self.metric, self.mode = recorder, total, metric, mode
+        # what stops trials early, if anything does (--scheduler none, PBT: nothing, and the
+        # lines leave the count of early stops out)
+        self.stopper = stopper
         self.say = say
         self.t0 = time.monotonic()
         self._started: set[str] = set()
@@ -121,20 +125,20 @@ class Progress(Callback):
         left = "-"
         if t.done:
             left = "~" + _duration(elapsed / t.done * max(self.total - t.done, 0))
-        cells = [f"{t.done:>3}/{self.total:<3} done", f"{t.running:>3} running",
-                 f"{t.stopped:>3} ASHA-stopped", f"{t.failed:>2} failed",
-                 f"best {self.metric} {fmt(best.value(self.metric)) if best else '-':>7}"
-                 + (f" (trial {best.number:>3})" if best else ""),
-                 f"elapsed {_duration(elapsed):>6}", f"left {left:>7}"]
-        widths = (13, 11, 16, 9, 30, 16, 12)
-        return "  ".join(c.rjust(w) if w < 12 else c.ljust(w)
-                         for c, w in zip(cells, widths, strict=True)).rstrip()
+        columns = [(f"{t.done:>3}/{self.total:<3} done", 13), (f"{t.running:>3} running", 11),
+                   (f"{t.stopped:>3} {self.stopper}-stopped" if self.stopper else "", 16),
+                   (f"{t.failed:>2} failed", 9),
+                   (f"best {self.metric} {fmt(best.value(self.metric)) if best else '-':>7}"
+                    + (f" (trial {best.number:>3})" if best else ""), 30),
+                   (f"elapsed {_duration(elapsed):>6}", 16), (f"left {left:>7}", 12)]
+        return "  ".join(c.rjust(w) if w < 12 else c.ljust(w) for c, w in columns if c).rstrip()
 
     def summary(self) -> list[str]:
         """The end: ASHA's stops, the best, and a runner-up that one seed cannot tell apart."""
         recs = [r for r in self.records().values() if r.state != TrialState.LOST]
         c = self.counts()
-        lines = [f"{c['done']} of {self.total} trials ended: {c['stopped']} stopped early by ASHA, "
+        stops = f"{c['stopped']} stopped early by {self.stopper}, " if self.stopper else ""
+        lines = [f"{c['done']} of {self.total} trials ended: {stops}"
                  f"{c['failed']} failed, {c['done'] - c['stopped'] - c['failed']} ran all epochs"]
         scored = sorted((r for r in recs if finite(r.value(self.metric))),
                         key=lambda r: r.value(self.metric) or 0.0, reverse=self.mode == "max")

@@ -327,7 +327,7 @@ def build_refine_tuner(rp: RefinePrepared, say: Callable[[str], None]) -> Any:
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints,
                              schedule=tuple(q.name for q in rp.params))
-    progress = Progress(recorder, s.num_samples, p.metric, p.mode, say)
+    progress = Progress(recorder, s.num_samples, p.metric, p.mode, say, stopper=None)  # PBT stops none
     tuner = tune.Tuner(
         build_trainable(p),
         # what PBT mutates; every member's start values come from points_to_evaluate

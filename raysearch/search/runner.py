@@ -461,7 +461,7 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
     from raysearch.search.recorder import TrialRecorder
     from raysearch.search.signer import SigningSearch
     from raysearch.search.signing import sign_stored
-    from raysearch.search.strategy import make_sampler, make_scheduler
+    from raysearch.search.strategy import make_sampler, make_scheduler, scheduler_brackets
     from raysearch.search.study import StudySearch, study_storage
     from raysearch.search.trackers import tracker_callbacks
 
@@ -484,7 +484,9 @@ def build_tuner(p: Prepared, say: Callable[[str], None], trainable: Any = None) 
                                s.reduction_factor, seed=s.seed)
     recorder = TrialRecorder(s.experiment, p.metric, p.mode, epochs, say, store=store,
                              keep_checkpoints=s.keep_checkpoints)
-    progress = Progress(recorder, s.num_samples, p.metric, p.mode, say)  # after the recorder
+    stops = scheduler_brackets(s.scheduler, epochs, s.grace_period, s.reduction_factor) > 0
+    progress = Progress(recorder, s.num_samples, p.metric, p.mode, say,  # after the recorder
+                        stopper="ASHA" if stops else None)  # Hyperband: ASHA's brackets
     tuner = tune.Tuner(
         build_trainable(p) if trainable is None else trainable,
         tune_config=tune.TuneConfig(search_alg=limited, scheduler=scheduler,

@@ -28,7 +28,14 @@ from raysearch.config import config_from_dict
 from raysearch.data import FaceData
 from raysearch.errors import UserError
 from raysearch.search.records import Objective, finite, read_trials
-from raysearch.search.runner import SPEC_FILE, Prepared, SearchSpec, build_tuner, write_spec
+from raysearch.search.runner import (
+    DEFAULT_RESULTS,
+    SPEC_FILE,
+    Prepared,
+    SearchSpec,
+    build_tuner,
+    write_spec,
+)
 from raysearch.search.space import Param, SearchSpace, metric_modes, parse_space
 from raysearch.search.strategy import check_sampler_space
 from raysearch.search.warm import load_warm_start
@@ -101,7 +108,10 @@ class CurveTable:
         for folder in folders:
             path = Path(folder) / SPEC_FILE
             if not path.exists():
-                raise UserError(f"{folder} is not an experiment folder (no {SPEC_FILE})")
+                named = DEFAULT_RESULTS / str(folder) / SPEC_FILE  # the name submit printed
+                hint = (f"; the search named {folder} is {named.parent}: give that folder"
+                        if named.exists() and not Path(folder).is_absolute() else "")
+                raise UserError(f"{folder} is not an experiment folder (no {SPEC_FILE}){hint}")
             specs.append(json.loads(path.read_text()))
         first = specs[0]
         epochs = int(first["base_config"]["train"]["epochs"])

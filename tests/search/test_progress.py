@@ -51,3 +51,15 @@ def test_the_summary_counts_stops_and_names_a_runner_up_within_noise() -> None:
     assert "runner-up trial 0 (val_psnr 23.4) is within 1% of trial 1 (23.45)" in lines[1]
     apart = Progress(_recorder(_done(0, 21.0), _done(1, 23.45)), 2, "val_psnr", "max", print)
     assert len(apart.summary()) == 1  # 2.45 dB apart: no runner-up line
+
+
+def test_nothing_stops_trials_early_nothing_is_counted() -> None:
+    """--scheduler none and PBT stop no trial early: the lines leave out ASHA's count."""
+    recs = [_done(0, 21.5), _done(1, 22.0)]
+    plain = Progress(_recorder(*recs), 4, "val_psnr", "max", print, stopper=None)
+    line = plain.status_line()
+    assert "2/4   done" in line and "ASHA" not in line and "stopped" not in line, line
+    assert "0 failed" in line and "best val_psnr      22 (trial   1)" in line, line
+    assert plain.summary() == ["2 of 4 trials ended: 0 failed, 2 ran all epochs"]
+    asha = Progress(_recorder(*recs), 4, "val_psnr", "max", print).status_line()
+    assert "0 ASHA-stopped" in asha and len(asha) - len(line) == len("  ") + 16, (asha, line)

@@ -98,6 +98,20 @@ def test_table_refuses_other_spaces_and_empty_tables(tmp_path: Path) -> None:
         CurveTable.from_experiments([c])
 
 
+def test_a_search_name_points_to_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    """status, best and resume take a search's name; simulate takes folders, and says which."""
+    monkeypatch.chdir(tmp_path)
+    write_experiment(Path("results") / "celeba-1", table_rows())
+    with pytest.raises(UserError, match=r"^celeba-1 is not an experiment folder \(no raysearch"
+                                        r".json\); the search named celeba-1 is results/celeba-1"):
+        CurveTable.from_experiments([Path("celeba-1")])
+    with pytest.raises(UserError, match=r"^celeba-2 is not an experiment folder \(no raysearch"
+                                        r".json\)$"):
+        CurveTable.from_experiments([Path("celeba-2")])
+    assert CurveTable.from_experiments([Path("results/celeba-1")]).epochs == EPOCHS
+
+
 def sim_spec(tmp_path: Path, name: str, **kw: Any) -> SearchSpec:
     return SearchSpec(name=name, results=str(tmp_path / "sim"), max_epochs=EPOCHS, **kw)
 
