@@ -43,6 +43,7 @@ class Kind:
     settings: dict[str, Any] = field(default_factory=dict)  # what it passes to Optuna / Tune
     startup: bool = True  # a sampler that proposes apart from its model for --startup-trials
     startup_kind: str = "random"  # how it proposes them: at random, or a Sobol sequence
+    model_label: str = ""  # the label less its start, where the start-up trials are named after
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.build(*args, **kwargs)
@@ -175,10 +176,11 @@ SAMPLERS.register("gp")(Kind("Gaussian process (GPSampler)", _gp, _gp_check))
 # the same two models, their start-up trials spread by a scrambled Sobol sequence instead of drawn
 # at random, as Ax and BoTorch start theirs (raysearch/search/sobol.py); no conditions either
 SAMPLERS.register("gp-sobol")(Kind("Gaussian process (GPSampler), Sobol start", _gp_sobol,
-                                   _gp_check, startup_kind="Sobol"))
+                                   _gp_check, startup_kind="Sobol",
+                                   model_label="Gaussian process (GPSampler)"))
 SAMPLERS.register("tpe-sobol")(Kind("TPE, Sobol start", _tpe_sobol,
                                     _fixed_space_check(("scipy",), "Optuna's QMCSampler"),
-                                    startup_kind="Sobol"))
+                                    startup_kind="Sobol", model_label="TPE"))
 
 
 # ---- schedulers: build(store, metric, mode, max_t, grace_period, reduction_factor, seed) ---------
@@ -291,8 +293,9 @@ def describe_settings(sampler: str, scheduler: str, startup_trials: int, max_t: 
     """The strategy with the settings that decide it, e.g. 'TPE, 4 random start-up trials +
     asynchronous Hyperband (3 brackets, first judged after 1, 2, 4 epochs; reduction factor 2)'."""
     s, k = SAMPLERS.get(sampler), SCHEDULERS.get(scheduler)
-    left = s.label if not s.startup else (f"{s.label}, {startup_trials} {s.startup_kind} "
-                                          f"start-up trial{'s' * (startup_trials != 1)}")
+    left = s.label if not s.startup else (f"{s.model_label or s.label}, {startup_trials} "
+                                          f"{s.startup_kind} start-up "
+                                          f"trial{'s' * (startup_trials != 1)}")
     brackets = scheduler_brackets(scheduler, max_t, grace_period, reduction_factor)
     if not brackets:
         return f"{left} + {k.label}"

@@ -25,6 +25,7 @@ from raysearch.search.strategy import (
     describe_settings,
     hyperband_brackets,
     make_sampler,
+    strategy_label,
 )
 from raysearch.search.study import open_study
 
@@ -353,4 +354,7 @@ def test_sobol_start_counts_what_the_model_counts_and_decides_once_per_trial() -
     assert make_sampler("tpe-sobol", seed=0, startup_trials=2)._counted == (
         TrialState.COMPLETE, TrialState.PRUNED)
     assert describe_settings("gp-sobol", "asha", 4, 4, 1, 2).startswith(
-        "Gaussian process (GPSampler), Sobol start, 4 Sobol start-up trials + ASHA")
+        "Gaussian process (GPSampler), 4 Sobol start-up trials + ASHA")
+    assert describe_settings("tpe-sobol", "none", 1, 4, 1, 2) == (
+        "TPE, 1 Sobol start-up trial + no early stopping")
+    assert strategy_label("gp-sobol", "asha") == "Gaussian process (GPSampler), Sobol start + ASHA"
