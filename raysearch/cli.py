@@ -218,7 +218,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
         return
     prepared = prepare_search(spec, check=_check_names, say=_say)
     best = run_search(prepared, address=address, say=_say)
-    _print_best(spec.name, best)
+    _print_best(spec.name, best, spec.results)
 
 
 def _check_names(cfg: Any) -> None:
@@ -228,10 +228,15 @@ def _check_names(cfg: Any) -> None:
     validate_names(cfg)
 
 
-def _print_best(name: str, best: TrialRecord | None) -> None:
+def _print_best(name: str, best: TrialRecord | None, results: str) -> None:
+    """The best trial and the commands that look at it (naming --results where it is not the
+    default, so that the command can be copied as printed)."""
+    import shlex
+
+    where = "" if Path(results) == Path("results") else f" --results {shlex.quote(str(results))}"
     if best is None:
         raise click.ClickException("no trial finished an epoch; see 'raysearch status "
-                                   f"{name}' for the errors")
+                                   f"{name}{where}' for the errors")
     b = best.best
     click.echo(f"\nbest trial {best.number} (epoch {best.best_epoch}): "
                f"val_psnr {b.get('val_psnr', float('nan')):.3f}  "
@@ -239,7 +244,7 @@ def _print_best(name: str, best: TrialRecord | None) -> None:
     for k, v in sorted(best.params_at(best.best_epoch).items()):
         click.echo(f"  {k} = {v}")
     click.echo(f"checkpoint: {best.best_checkpoint}")
-    click.echo(f"pull it with: raysearch best {name} --out best-{name}")
+    click.echo(f"pull it with: raysearch best {name}{where} --out best-{name}")
 
 
 @cli.command()
@@ -267,7 +272,7 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
     outcome = resume_search(name, results, storage, retry_errored, say=_say,
                             trust_unsigned=trust_unsigned)
     if not outcome.already_finished:
-        _print_best(name, outcome.best)
+        _print_best(name, outcome.best, results)
 
 
 @cli.command()
@@ -339,7 +344,7 @@ def refine(source: str, address: str | None, job_file: Path | None, **options: A
         return
     prepared = prepare_refine(spec, check=_check_names, say=_say)
     best = run_refine(prepared, address=address, say=_say)
-    _print_best(prepared.prepared.spec.name, best)
+    _print_best(prepared.prepared.spec.name, best, prepared.prepared.spec.results)
 
 
 @cli.command()

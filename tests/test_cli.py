@@ -178,3 +178,21 @@ def test_submit_options_are_the_search_spec_with_its_defaults() -> None:
         if name in not_fields or name == "space_path":  # --space: None means the default space
             continue
         assert option.default == getattr(spec, name), name
+
+
+def test_the_best_trials_commands_can_be_copied_as_printed(capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    """submit, resume and refine end with 'pull it with: raysearch best ...': it names --results
+    where the search is not in the default folder, or the printed command finds nothing."""
+    from raysearch.cli import _print_best
+    from raysearch.search.records import TrialRecord, TrialState
+
+    best = TrialRecord("t1", 1, params={"model.depth": 3}, state=TrialState.TERMINATED, epochs=2,
+                       best={"val_psnr": 23.0, "val_ssim": 0.77}, best_epoch=2)
+    _print_best("c1", best, "results")
+    assert capsys.readouterr().out.endswith("pull it with: raysearch best c1 --out best-c1\n")
+    _print_best("c1", best, "/mnt/shared results")
+    assert capsys.readouterr().out.endswith(
+        "pull it with: raysearch best c1 --results '/mnt/shared results' --out best-c1\n")
+    with pytest.raises(click.ClickException, match="raysearch status c1 --results /mnt/r'"):
+        _print_best("c1", None, "/mnt/r")
