@@ -67,12 +67,12 @@ def _require_package(module: str, extra: str, what: str) -> None:
 
 
 def _pick(given: str | None, env: str, fallbacks: list[tuple[str, Path]]) -> tuple[str, Path]:
-    """(where the path came from, path): the option, else the variable, else the first fallback
-    that exists (else the last one, to be named in the error)."""
+    """(what the error says when the path is not a file, with ``{path}`` in it; path): the option,
+    else the variable, else the first fallback that exists (else the last one, to be named)."""
     if given:
-        return "the file given", Path(given).expanduser()
+        return "the file given, {path}, is not a file", Path(given).expanduser()
     if os.environ.get(env):
-        return f"${env} names", Path(os.environ[env]).expanduser()
+        return f"${env} names {{path}}, which is not a file", Path(os.environ[env]).expanduser()
     for where, path in fallbacks:
         if path.is_file():
             return where, path
@@ -84,12 +84,13 @@ def lpips_weights_path(given: str | None, loss: LossConfig | None = None) -> Pat
     (when it is a VGG16 file), else torch's hub cache; a UserError when it is not a file."""
     fallbacks = []
     if loss is not None and loss.vgg_weights and loss.vgg == "vgg16_relu3_3":
-        fallbacks.append(("the checkpoint's loss.vgg_weights", Path(loss.vgg_weights).expanduser()))
-    fallbacks.append(("torch's hub cache has no", _hub_file(VGG16.file)))
+        fallbacks.append(("the checkpoint's loss.vgg_weights, {path}, is not a file",
+                          Path(loss.vgg_weights).expanduser()))
+    fallbacks.append(("torch's hub cache has no {path}", _hub_file(VGG16.file)))
     where, path = _pick(given, LPIPS_ENV, fallbacks)
     if not path.is_file():
         raise UserError(
-            f"LPIPS needs ImageNet VGG16 weights, but {where} {path} is not a file. Download "
+            f"LPIPS needs ImageNet VGG16 weights, but {where.format(path=path)}. Download "
             f"{VGG16.url} on a machine with internet and give --lpips-weights FILE (or set "
             f"{LPIPS_ENV}, or place it at {_hub_file(VGG16.file)}); raysearch never downloads.")
     return path
@@ -98,10 +99,11 @@ def lpips_weights_path(given: str | None, loss: LossConfig | None = None) -> Pat
 def inception_weights_path(given: str | None) -> Path:
     """``given``, else ``$RAYSEARCH_INCEPTION_WEIGHTS``, else torch's hub cache; a UserError when
     it is not a file."""
-    where, path = _pick(given, INCEPTION_ENV, [("torch's hub cache has no", _hub_file(INCEPTION_FILE))])
+    where, path = _pick(given, INCEPTION_ENV,
+                        [("torch's hub cache has no {path}", _hub_file(INCEPTION_FILE))])
     if not path.is_file():
         raise UserError(
-            f"KID/FID need torch-fidelity's InceptionV3 weights, but {where} {path} is not a file. "
+            f"KID/FID need torch-fidelity's InceptionV3 weights, but {where.format(path=path)}. "
             f"Download {INCEPTION_URL} on a machine with internet and give --inception-weights "
             f"FILE (or set {INCEPTION_ENV}, or place it at {_hub_file(INCEPTION_FILE)}); "
             "raysearch never downloads.")

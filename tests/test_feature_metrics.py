@@ -111,8 +111,17 @@ def test_a_missing_weights_file_is_one_error_naming_it_and_how_to_give_it(
     with pytest.raises(UserError, match="--lpips-weights FILE") as e:
         lpips_weights_path(str(missing))
     assert str(missing) in str(e.value) and "never downloads" in str(e.value)
-    with pytest.raises(UserError, match="hub cache has no .*weights-inception-2015-12-05"):
+    assert f"but the file given, {missing}, is not a file. Download" in str(e.value)
+    with pytest.raises(UserError, match="hub cache has no .*weights-inception-2015-12-05") as e:
         inception_weights_path(None)
+    assert "is not a file" not in str(e.value)  # one sentence: "...has no PATH. Download ..."
+    hub = tmp_path / "torch" / "hub" / "checkpoints" / "vgg16-397923af.pth"
+    with pytest.raises(UserError, match=f"weights, but torch's hub cache has no {hub}. Download"):
+        lpips_weights_path(None)
+    monkeypatch.setenv("RAYSEARCH_LPIPS_WEIGHTS", str(missing))
+    with pytest.raises(UserError, match=r"but \$RAYSEARCH_LPIPS_WEIGHTS names .*, which is not"):
+        lpips_weights_path(None)
+    monkeypatch.delenv("RAYSEARCH_LPIPS_WEIGHTS")
 
     def error(*args: str) -> str:
         with pytest.raises(SystemExit) as exit_:
@@ -123,8 +132,7 @@ def test_a_missing_weights_file_is_one_error_naming_it_and_how_to_give_it(
 
     err = error("--lpips-weights", str(missing))
     assert err.startswith("error: ") and err.count("\n") == 1 and str(missing) in err
-    pytest.importorskip("torchmetrics")
-    pytest.importorskip("torch_fidelity")
+    # the weights are looked for before the packages that use them: no torchmetrics needed here
     err = error("--perceptual")
     assert "RAYSEARCH_LPIPS_WEIGHTS" in err and str(tmp_path / "torch") in err
     monkeypatch.setenv("RAYSEARCH_LPIPS_WEIGHTS", str(missing))
