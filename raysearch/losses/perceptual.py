@@ -75,10 +75,11 @@ def require_vgg_weights(cfg: Config) -> None:
     if path.is_file():
         return
     spec = layer_set(loss)
-    where = "loss.vgg_weights points to" if loss.vgg_weights else "torch's hub cache has no"
+    where = (f"loss.vgg_weights points to {path}, which is not a file" if loss.vgg_weights
+             else f"torch's hub cache has no {path}")
     raise UserError(
         f"loss.perceptual_weight / loss.style_weight need ImageNet {spec.arch.upper()} weights, "
-        f"but {where} {path}. Either download {spec.url} on a machine with internet and set "
+        f"but {where}. Either download {spec.url} on a machine with internet and set "
         f"loss.vgg_weights to the file, or place it at "
         f"{Path(torch.hub.get_dir()) / 'checkpoints' / spec.file} (torch's hub cache; TORCH_HOME "
         f"moves it), or set the perceptual and style weights to 0."

@@ -39,7 +39,7 @@ def test_missing_weights_refused_with_how_to_provide_them(empty_hub: Path, vgg: 
 
 
 def test_missing_configured_file_named(empty_hub: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"loss\.vgg_weights points to .*nope\.pth"):
+    with pytest.raises(UserError, match=r"loss\.vgg_weights points to .*nope\.pth, which is not a file"):
         require_vgg_weights(cfg_with(perceptual_weight=1.0, vgg_weights=str(tmp_path / "nope.pth")))
 
 
