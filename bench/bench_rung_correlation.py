@@ -4,7 +4,9 @@ Reads the finished searches in --experiments that ran without early stopping (``
 none``: (a) random+none and (b) tpe+none of ``bench/bench_strategies.py``, whose workdir keeps
 them in ``real/``) and reports, epoch by epoch, Spearman's rho between the epoch's val_psnr and the
 last epoch's (pooled over all their trials, and the median over searches), and how often the
-trial that ends best is in the top 1/rf at that epoch. Searches with ASHA are left out: their full
+trial that ends best is in the top 1/rf at that epoch; then, per searched parameter group, how much
+its trials gain after the first rung and how often that rung would stop them against how often
+they end outside the top 1/rf. Searches with ASHA are left out: their full
 curves are the trials that survived it. Reads records only, trains nothing (except --quick).
 
 Run, after the 20-trial bench_strategies run (its workdir):
@@ -88,10 +90,18 @@ def main() -> None:
               "quick": args.quick, "wall_s": time.perf_counter() - t0,
               "grace_period": args.grace_period, **r.to_json()}
     (out / "rung_correlation.json").write_text(json.dumps(result, indent=1))
+    why: dict[str, list[str]] = {}
+    for name, reason in r.skipped.items():  # one line per reason: 60 ASHA searches read as one
+        why.setdefault(reason.split(":")[0], []).append(name)
     print(f"{r.trials} complete {r.epochs}-epoch curves from {len(r.searches)} searches without "
           f"early stopping ({', '.join(r.searches)}); left out: "
-          + ("; ".join(f"{k} ({v})" for k, v in r.skipped.items()) or "none") + "\n")
+          + ("; ".join(f"{len(names)} for {reason} ({', '.join(names[:3])}"
+                       f"{', ...' if len(names) > 3 else ''})" for reason, names in why.items())
+             or "none") + "\n")
     print(r.markdown())
+    if r.bias:
+        print("\nWhom the first rung misjudges (each trial ranked within its own search):\n")
+        print(r.bias_markdown())
     print(f"\nwrote {out / 'rung_correlation.json'}")
 
 

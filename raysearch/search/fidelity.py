@@ -10,13 +10,22 @@ For each epoch e: Spearman's rho between the metric at epoch e and at the last e
 complete trials of each search (then the median over searches) and over all of them pooled; and
 how often the trial that ends best is in the top 1/rf at epoch e (so that ASHA at that rung would
 have kept it).
+
+And whom the first rung misjudges (``RungBias``): for each searched parameter, its trials in
+groups (each value of a parameter with a few values, else below and above the median), how much
+they gain from the first rung to the end, how many ASHA would stop there (not in the top 1/rf of
+their own search at that epoch), and how many end outside the top 1/rf. A group stopped more
+often than it ends low is one that early stopping at that rung is biased against.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +43,7 @@ class Curves:
 
     name: str
     values: np.ndarray  # (trials, epochs)
+    params: list[dict[str, Any]] = field(default_factory=list)  # per trial, as searched
 
 
 @dataclass
@@ -52,9 +62,10 @@ class RungCorrelation:
     best_kept: list[float] = field(default_factory=list)  # per epoch: share of searches
     rungs: list[int] = field(default_factory=list)  # ASHA's rungs at grace, rf (below the end)
     reduction_factor: int = 2
+    bias: list[RungBias] = field(default_factory=list)  # per parameter group, at the first rung
 
     def to_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        return {**self.__dict__, "bias": [b.__dict__.copy() for b in self.bias]}
 
     def markdown(self) -> str:
         """A table, one row per epoch; ASHA's rungs marked."""
@@ -67,6 +78,75 @@ class RungCorrelation:
                          f"{_fmt(self.pooled_rho[e - 1])} | {_fmt(self.median_rho[e - 1])} | "
                          f"{_fmt(self.best_kept[e - 1], 2)} |")
         return "\n".join(lines)
+
+    def bias_markdown(self) -> str:
+        """One row per parameter group: the gain after the first rung, stopped there, ends low."""
+        if not self.bias:
+            return ""
+        r, low = self.bias[0].rung, f"not in the top 1/{self.reduction_factor}"
+        lines = [f"| parameter | group | trials | median gain from epoch {r} to {self.epochs} | "
+                 f"stopped at epoch {r} ({low} there) | {low} at epoch {self.epochs} |",
+                 "|---|---|---:|---:|---:|---:|"]
+        for b in self.bias:
+            lines.append(f"| {b.param} | {b.group} | {b.trials} | {b.median_gain:+.2f} | "
+                         f"{b.stopped:.0%} | {b.ends_low:.0%} |")
+        return "\n".join(lines)
+
+
+@dataclass
+class RungBias:
+    """The trials of one parameter group at the first rung (higher is better after ``sign``)."""
+
+    param: str
+    group: str
+    rung: int
+    trials: int
+    median_gain: float  # the metric's gain from the rung to the last epoch, in its own units
+    stopped: float  # share not in the top 1/rf of their own search at the rung
+    ends_low: float  # share not in the top 1/rf of their own search at the last epoch
+
+
+def _groups(values: list[Any]) -> list[tuple[str, Callable[[Any], bool]]]:
+    """(name, member test) per group: each value when there are at most 4 of them, else below
+    and at-or-above the median (4 significant digits)."""
+    present = [v for v in values if v is not None]
+    distinct = sorted(set(present), key=str)
+    if len(distinct) <= 4 or not all(isinstance(v, (int, float)) for v in present):
+        return [(str(v), partial(operator.eq, v)) for v in distinct]
+    median = float(np.median(np.array(present, dtype=float)))
+
+    def below(x: Any) -> bool:
+        return x is not None and x < median
+
+    def above(x: Any) -> bool:
+        return x is not None and x >= median
+
+    return [(f"< {median:.4g}", below), (f">= {median:.4g}", above)]
+
+
+def rung_bias(found: list[Curves], rung: int, reduction_factor: int, sign: float
+              ) -> list[RungBias]:
+    """Per searched parameter and group: gain after ``rung`` (an epoch, 1-based), stopped there,
+    ends outside the top 1/rf (each trial ranked within its own search)."""
+    rows: list[tuple[dict[str, Any], float, bool, bool]] = []
+    for c in found:
+        score = sign * c.values
+        top = math.ceil(len(score) / reduction_factor)
+        kept = set(np.argsort(-score[:, rung - 1], kind="stable")[:top].tolist())
+        high = set(np.argsort(-score[:, -1], kind="stable")[:top].tolist())
+        for i, params in enumerate(c.params):
+            rows.append((params, float(c.values[i, -1] - c.values[i, rung - 1]), i not in kept,
+                         i not in high))
+    out = []
+    for name in sorted({k for params, *_ in rows for k in params}):
+        for group, member in _groups([params.get(name) for params, *_ in rows]):
+            inside = [r for r in rows if member(r[0].get(name))]
+            if inside:
+                out.append(RungBias(name, group, rung, len(inside),
+                                    float(np.median([r[1] for r in inside])),
+                                    float(np.mean([r[2] for r in inside])),
+                                    float(np.mean([r[3] for r in inside]))))
+    return out
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -101,12 +181,14 @@ def read_curves(folder: Path, metric: str | None = None) -> tuple[Curves | None,
     if spec.get("scheduler", "asha") != "none":
         return None, metric, mode, epochs, (f"scheduler {spec.get('scheduler', 'asha')}: its full "
                                             "curves are the ones that survived early stopping")
-    rows = [[float(h[metric]) for h in t.history] for t in read_trials(Path(folder))
-            if t.finished_normally and len(t.history) == epochs
-            and all(finite(h.get(metric)) for h in t.history)]
-    if len(rows) < 3:
-        return None, metric, mode, epochs, f"{len(rows)} complete curves (3 or more needed)"
-    return Curves(Path(folder).name, np.array(rows)), metric, mode, epochs, ""
+    complete = [t for t in read_trials(Path(folder))
+                if t.finished_normally and len(t.history) == epochs
+                and all(finite(h.get(metric)) for h in t.history)]
+    if len(complete) < 3:
+        return None, metric, mode, epochs, f"{len(complete)} complete curves (3 or more needed)"
+    rows = [[float(h[metric]) for h in t.history] for t in complete]
+    return (Curves(Path(folder).name, np.array(rows), [dict(t.params) for t in complete]),
+            metric, mode, epochs, "")
 
 
 def rung_correlation(folders: list[Path], metric: str | None = None, grace_period: int = 1,
@@ -147,4 +229,6 @@ def rung_correlation(folders: list[Path], metric: str | None = None, grace_perio
         out.best_kept.append(float(np.mean([_best_kept(sign * c.values, e, reduction_factor)
                                             for c in found])))
     out.rungs = [r for r in rung_epochs(epochs, grace_period, reduction_factor) if r < epochs]
+    if out.rungs:
+        out.bias = rung_bias(found, out.rungs[0], reduction_factor, sign)
     return out
