@@ -74,6 +74,18 @@ def snapshot_after(experiment: Path, since: float, timeout: float = 30.0) -> boo
     return False
 
 
+# Tune registers a checkpoint reported with a result only when the trial's save() future resolves,
+# a controller step after the result itself (which trials.json already shows); a snapshot written
+# in between holds the result without the checkpoint, and a resume then starts that trial over
+SAVE_GRACE_S = 2.0
+
+
+def snapshot_with_checkpoints(experiment: Path) -> bool:
+    """Wait for a snapshot written at least ``SAVE_GRACE_S`` after now: it holds the checkpoints
+    of the results recorded by now (a save resolves in milliseconds on an idle machine)."""
+    return snapshot_after(experiment, time.time() + SAVE_GRACE_S)
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float, proc: Any = None) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout

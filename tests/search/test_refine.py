@@ -8,7 +8,6 @@ optimiser, in the recorded metric and in the saved optimiser state), and the rea
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from tests.search.survive_helpers import (
     cli,
     kill_driver,
     read_records,
-    snapshot_after,
+    snapshot_with_checkpoints,
     wait_for,
     write_space,
 )
@@ -56,7 +55,7 @@ def _mid_way(trials_json: Path, epochs: int) -> bool:
 def _ready_to_kill(trials_json: Path, epochs: int = EPOCHS) -> bool:
     """Both members have trained an epoch and neither has finished, also after Tune's next
     snapshot (which then holds their checkpoints)."""
-    if not _mid_way(trials_json, epochs) or not snapshot_after(trials_json.parent, time.time()):
+    if not _mid_way(trials_json, epochs) or not snapshot_with_checkpoints(trials_json.parent):
         return False
     return _mid_way(trials_json, epochs)
 

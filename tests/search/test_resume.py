@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import optuna
@@ -16,7 +15,7 @@ from tests.search.survive_helpers import (
     kill_driver,
     read_asha,
     read_records,
-    snapshot_after,
+    snapshot_with_checkpoints,
     wait_for,
     write_space,
 )
@@ -37,7 +36,7 @@ def _ready_to_kill(trials_json: Path) -> list[dict] | None:
     """Progress, then long enough for Tune's snapshot to hold the mid-way trials' checkpoints,
     and those trials still running (ASHA may have stopped them meanwhile: then look again)."""
     mid_way = _progress(trials_json)
-    if not mid_way or not snapshot_after(trials_json.parent, time.time()):
+    if not mid_way or not snapshot_with_checkpoints(trials_json.parent):
         return None
     running = {t["trial_id"] for t in read_records(trials_json) or [] if t["state"] == "RUNNING"}
     return [t for t in mid_way if t["trial_id"] in running] or None
