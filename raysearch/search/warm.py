@@ -166,8 +166,12 @@ def _check_compatible(e: _Earlier, space: SearchSpace, base: dict[str, Any],
         if key in searched or key in IGNORED_KEYS:
             continue
         if not _same(base.get(key), e.base.get(key)):
-            raise UserError(f"{at}: its trials trained with {key} = {e.base.get(key)!r}, this "
-                            f"search's with {base.get(key)!r}; give --set {key}=... to match, or "
+            was = e.base.get(key)
+            value = was if isinstance(was, str) else json.dumps(was)
+            option = (f"--max-epochs {value}" if key == "train.epochs"  # submit's name for it
+                      else f"--set {key}={value}")
+            raise UserError(f"{at}: its trials trained with {key} = {was!r}, this "
+                            f"search's with {base.get(key)!r}; give {option} to match, or "
                             "leave this warm start out")
 
 

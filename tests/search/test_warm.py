@@ -118,7 +118,10 @@ def test_a_widened_search_is_told_the_earlier_trials_and_runs_their_best_first(t
     (NARROW.replace("low: 1.0e-4, high: 1.0e-3", "low: 5.0e-5, high: 2.0e-3")
      .replace("high: 3}", "high: 4}"), ("wide",), "parameters.model.skip was searched there, but"),
     (WIDE.replace("train.epochs: 2", "train.epochs: 3"), ("wide",),
-     "its trials trained with train.epochs = 2, this search's with 3"),
+     "its trials trained with train.epochs = 2, this search's with 3; give --max-epochs 2 to "
+     "match"),
+    (WIDE.replace("data.num_val: 8", "data.num_val: 16"), ("wide",),
+     "data.num_val = 8, this search's with 16; give --set data.num_val=8 to match"),
     (WIDE.replace("choices: [true, false]", "choices: [false]"), ("wide",),
      "parameters.model.skip had the choices [True, False] there"),
     (WIDE.replace("model.depth: {type: int", "model.depth: {type: float"), ("wide",),
