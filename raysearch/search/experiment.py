@@ -173,10 +173,27 @@ def status_table(exp: Experiment) -> str:
         r = exp.refine
         summary += (f"\n{str(r.get('scheduler', 'pbt')).upper()} refinement of {r.get('source')} "
                     f"trial {r.get('winner')}; parameters at each trial's best epoch")
+    summary += _orphaned(exp)
     errors = [f"  trial {t.number}: {t.error}" for t in exp.trials if t.error]
     exploits = [f"  {line}" for line in lineage(exp.trials)]
     return "\n".join([summary, *lines, *(["exploits:", *exploits] if exploits else []),
                       *(["errors:", *errors] if errors else [])])
+
+
+def _orphaned(exp: Experiment) -> str:
+    """A line when trials were running but no driver runs the search any more (its driver was
+    killed: its lock is stale, or gone after Ctrl-C), saying how to go on; else nothing."""
+    from raysearch.search.lock import LOCK_FILE, is_stale, read_holder
+
+    running = [t.number for t in exp.trials if t.state in (TrialState.RUNNING, TrialState.PENDING)]
+    lock = exp.path / LOCK_FILE
+    if not running or (lock.exists() and not is_stale(read_holder(exp.path), lock)):
+        return ""
+    where = "" if exp.path.parent == Path("results") else f" --results {exp.path.parent}"
+    trials = ", ".join(map(str, running))
+    return (f"\nno driver runs this search now; trial{'s' * (len(running) > 1)} {trials} "
+            f"{'were' if len(running) > 1 else 'was'} running when it stopped: go on with "
+            f"'raysearch resume {exp.name}{where}'")
 
 
 def lineage(trials: list[TrialRecord]) -> list[str]:

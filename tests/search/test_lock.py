@@ -77,3 +77,37 @@ def test_second_submit_and_resume_of_a_live_search_are_refused(tmp_path: Path) -
         {"spec": {"num_samples": 2}, "metric": "val_psnr", "mode": "max"}))  # as a driver starts it
     out = _cli(["resume", "twin", "--results", str(results)])
     assert out.returncode == 2 and "is in use by the driver pid" in out.stderr
+
+
+def test_status_says_when_no_driver_runs_a_search_with_running_trials(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver killed mid-search leaves RUNNING records; status then says how to go on, but not
+    while the driver lives, nor for a search whose trials have all ended."""
+    from raysearch.search.experiment import open_experiment, status_table
+
+    monkeypatch.chdir(tmp_path)
+    exp = tmp_path / "results" / "k1"
+    exp.mkdir(parents=True)
+    (exp / "raysearch.json").write_text(json.dumps({
+        "spec": {"name": "k1", "num_samples": 3}, "metric": "val_psnr", "mode": "max"}))
+
+    def trials(*states: str) -> None:
+        (exp / "trials.json").write_text(json.dumps([
+            {"trial_id": f"t{i}", "number": i, "state": s, "epochs": 1,
+             "history": [{"epoch": 1, "val_psnr": 20.0 + i}]} for i, s in enumerate(states)]))
+
+    def last_line_of_summary(results: str = "results") -> str:
+        return status_table(open_experiment("k1", results)).splitlines()[1]
+
+    trials("TERMINATED", "RUNNING", "RUNNING")
+    assert last_line_of_summary() == ("no driver runs this search now; trials 1, 2 were running "
+                                      "when it stopped: go on with 'raysearch resume k1'")
+    _hold(exp, _dead_pid())  # a SIGKILLed driver's lock
+    assert "go on with 'raysearch resume k1'" in last_line_of_summary()
+    assert f"'raysearch resume k1 --results {tmp_path / 'results'}'" in last_line_of_summary(
+        str(tmp_path / "results"))
+    _hold(exp, os.getpid())  # a live driver
+    assert not last_line_of_summary().startswith("no driver")
+    (exp / LOCK_FILE).unlink()
+    trials("TERMINATED", "TERMINATED", "ERROR")
+    assert "no driver" not in status_table(open_experiment("k1", "results"))
