@@ -231,9 +231,9 @@ def _check_names(cfg: Any) -> None:
 def _print_best(name: str, best: TrialRecord | None, results: str) -> None:
     """The best trial and the commands that look at it (naming --results where it is not the
     default, so that the command can be copied as printed)."""
-    import shlex
+    from raysearch.search.spec import results_option
 
-    where = "" if Path(results) == Path("results") else f" --results {shlex.quote(str(results))}"
+    where = results_option(results)
     if best is None:
         raise click.ClickException("no trial finished an epoch; see 'raysearch status "
                                    f"{name}{where}' for the errors")

@@ -189,11 +189,12 @@ def _orphaned(exp: Experiment) -> str:
     lock = exp.path / LOCK_FILE
     if not running or (lock.exists() and not is_stale(read_holder(exp.path), lock)):
         return ""
-    where = "" if exp.path.parent == Path("results") else f" --results {exp.path.parent}"
+    from raysearch.search.spec import results_option
+
     trials = ", ".join(map(str, running))
     return (f"\nno driver runs this search now; trial{'s' * (len(running) > 1)} {trials} "
             f"{'were' if len(running) > 1 else 'was'} running when it stopped: go on with "
-            f"'raysearch resume {exp.name}{where}'")
+            f"'raysearch resume {exp.name}{results_option(exp.path.parent)}'")
 
 
 def lineage(trials: list[TrialRecord]) -> list[str]:

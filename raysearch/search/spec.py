@@ -23,6 +23,13 @@ DEFAULT_SPACE = PACKAGE_DIR / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
 
 
+def results_option(results: str | Path) -> str:
+    """`` --results DIR`` for a command printed for the user to copy, or nothing for the default."""
+    import shlex
+
+    return "" if Path(results) == DEFAULT_RESULTS else f" --results {shlex.quote(str(results))}"
+
+
 @dataclass
 class SearchSpec:
     """Everything a search needs, as given on the command line (written to raysearch.json)."""
