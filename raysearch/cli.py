@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
+from raysearch.config import key_type
 from raysearch.errors import UserError
 from raysearch.search.spec import DEFAULTS as SPEC
+from raysearch.search.spec import MAX_SEED
 from raysearch.search.strategy import SAMPLERS, SCHEDULERS
 from raysearch.search.trackers import TRACKERS
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from raysearch.search.objectives import Objective
     from raysearch.search.records import TrialRecord
 
+SEED = click.IntRange(0, MAX_SEED)  # numpy and Optuna refuse others, deep inside a started search
 RESULTS_HELP = "Folder that holds experiments (default: results)."
 STORAGE_HELP = ("Where Ray Tune writes the experiment: a folder or a URI pyarrow opens (s3://, gs://, "
                 "file://); the records are mirrored there from --results (default: --results).")
@@ -36,8 +39,13 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise UserError(f"--set {item!r}: write KEY=VALUE, e.g. --set model.depth=3")
+        key = key.strip()
         try:
-            out[key.strip()] = yaml.safe_load(raw)
+            key_type(key)
+        except UserError as e:  # said here, where the key was written
+            raise UserError(f"--set {key}: {e}") from None
+        try:
+            out[key] = yaml.safe_load(raw)
         except yaml.YAMLError:
             raise UserError(f"--set {item!r}: cannot read the value {raw!r}") from None
     return out
@@ -121,7 +129,7 @@ def _metric_help() -> str:
 @click.option("--name", default=None, help="Experiment name (default: search-DATE-TIME).")
 @click.option("--metric", default=SPEC.metric, cls=_LazyHelp, help_fn=_metric_help)
 @click.option("--results", default=SPEC.results, help=RESULTS_HELP)
-@click.option("--seed", type=int, default=SPEC.seed, show_default=True, help="Seed of the sampler.")
+@click.option("--seed", type=SEED, default=SPEC.seed, show_default=True, help="Seed of the sampler.")
 @_trial_resources
 @click.option("--reduction-factor", type=int, default=SPEC.reduction_factor, show_default=True,
               help="ASHA's reduction factor.")
@@ -203,7 +211,9 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
         chosen["space_path"] = str(space_path)
     if sets:
         chosen["overrides"] = {**chosen.get("overrides", {}), **_parse_sets(sets)}
-    chosen["name"] = name or chosen.get("name") or time.strftime("search-%Y%m%d-%H%M%S")
+    if name is not None:  # --name '' is refused with the other bad names, not replaced
+        chosen["name"] = name
+    chosen["name"] = chosen.get("name", time.strftime("search-%Y%m%d-%H%M%S"))
     spec = SearchSpec(**chosen)
     if address:
         from raysearch.search.options import check_address
@@ -294,7 +304,7 @@ def resume(name: str, results: str, storage: str | None, retry_errored: bool,
                    "each member is judged when it gets there.")
 @click.option("--name", default=None, help="Experiment name (default: NAME-refine).")
 @click.option("--results", default=SPEC.results, help=RESULTS_HELP)
-@click.option("--seed", type=int, default=SPEC.seed, show_default=True,
+@click.option("--seed", type=SEED, default=SPEC.seed, show_default=True,
               help="Added to the winner's train.seed (the members' weights and batches); also "
                    "seeds the members' start values and PBT's choices.")
 @_trial_resources
@@ -623,7 +633,7 @@ def plot(name: str, out: Path | None, results: str, samples: bool) -> None:
               help="Score the faces with these ids instead of a split (numbered files, e.g. "
                    "7501-8000); ids the checkpoint trained on are refused.")
 @click.option("--num-images", type=int, default=100, show_default=True, help="Images per bin.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the holes.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the holes.")
 @click.option("--baselines", default="biharmonic,telea", show_default=True,
               help="Classical methods to compare with (comma-separated; '' for none).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,

@@ -31,7 +31,7 @@ from raysearch.errors import UserError
 from raysearch.search.experiment import Experiment, open_experiment
 from raysearch.search.objectives import Objective
 from raysearch.search.records import TrialRecord, best_of, read_trials
-from raysearch.search.runner import Prepared, SearchSpec, _check_spec, claim_experiment
+from raysearch.search.runner import Prepared, SearchSpec, _check_spec, check_name, claim_experiment
 from raysearch.search.space import Param, SearchSpace, load_space, parse_space, trial_config, validate_space
 from raysearch.search.store import SPEC_FILE
 
@@ -81,6 +81,8 @@ def _check_options(rs: RefineSpec) -> None:
                         f"got {rs.population}")
     if rs.epochs is not None:
         _check_epochs(rs, rs.epochs)
+    if rs.name is not None:
+        check_name(rs.name)
 
 
 def _check_epochs(rs: RefineSpec, epochs: int) -> None:
@@ -159,7 +161,8 @@ def space_params(space_path: str) -> list[Param]:
 def search_spec(rs: RefineSpec, space_path: str, epochs: int | None, metric: str | None
                 ) -> SearchSpec:
     """The refinement as the search it runs: one trial per member, no early stopping."""
-    return SearchSpec(name=rs.name or f"{rs.source}{SUFFIX}", space_path=space_path,
+    name = f"{rs.source}{SUFFIX}" if rs.name is None else rs.name  # '' is refused, not replaced
+    return SearchSpec(name=name, space_path=space_path,
                       results=rs.results, num_samples=rs.population, max_epochs=epochs,
                       metric=metric, seed=rs.seed, workers_per_trial=rs.workers_per_trial,
                       cpus_per_worker=rs.cpus_per_worker, gpus_per_worker=rs.gpus_per_worker,

@@ -33,6 +33,7 @@ from raysearch.search.space import SearchSpace, load_space, metric_modes, valida
 from raysearch.search.spec import (
     DEFAULT_RESULTS,
     DEFAULT_SPACE,
+    MAX_SEED,
     PACKAGE_DIR,
     TUNE_DIR,
     SearchSpec,
@@ -40,7 +41,13 @@ from raysearch.search.spec import (
 )
 from raysearch.search.storage import check_shared_storage
 from raysearch.search.store import SPEC_FILE, STUDY_FILE, earlier_experiment, is_uri, write_trials
-from raysearch.search.strategy import check_sampler_space, check_strategy, describe_settings
+from raysearch.search.strategy import (
+    SCHEDULERS,
+    check_sampler_space,
+    check_strategy,
+    describe_settings,
+    scheduler_brackets,
+)
 from raysearch.search.trackers import check_trackers
 
 if TYPE_CHECKING:
@@ -82,6 +89,8 @@ def _check_spec(spec: SearchSpec) -> None:
     if spec.reduction_factor < 2:
         raise UserError(f"--reduction-factor must be at least 2 (ASHA keeps 1/reduction-factor "
                         f"of the trials at each rung), got {spec.reduction_factor}")
+    if not 0 <= spec.seed <= MAX_SEED:
+        raise UserError(f"--seed must be from 0 to {MAX_SEED}, got {spec.seed}")
     if spec.max_failures < 0:
         raise UserError(f"--max-failures must be >= 0, got {spec.max_failures}")
     if spec.grace_period < 1:
@@ -91,13 +100,18 @@ def _check_spec(spec: SearchSpec) -> None:
     if is_uri(spec.results):
         raise UserError(f"--results {spec.results}: bucket URIs are not supported for experiment "
                         "folders yet; give a folder on shared storage mounted on every node (NFS)")
-    if not spec.name or "/" in spec.name or spec.name.startswith("."):
-        raise UserError(f"--name {spec.name!r} must be a plain folder name")
+    check_name(spec.name)
     if spec.storage:
         check_storage(spec.storage)
     if spec.optuna_storage:
         spec.optuna_storage = check_optuna_storage(spec.optuna_storage)
     check_trackers(spec.loggers, spec.mlflow_uri)
+
+
+def check_name(name: str) -> None:
+    """An experiment's name is the folder it lives in, under --results."""
+    if not name or "/" in name or name.startswith("."):
+        raise UserError(f"--name {name!r} must be a plain folder name")
 
 
 def _check_writable(folder: Path) -> None:
@@ -194,6 +208,7 @@ def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
                         "parameters to its fixed values")
     check_sampler_space(spec.sampler, space)
     base = resolve_base(spec, space)
+    _check_grace(spec, base)
     _clamp_to_run(space, base, say)
     if local is not None:
         check_names(base, names())  # a misnamed component first, as validate_space says it
@@ -202,6 +217,19 @@ def check_search(spec: SearchSpec, check: Callable[[Config], None] | None = None
     _check_fp16_has_gpus(spec, space, base)
     objectives = _objectives(spec, space)
     return space, base, objectives
+
+
+def _check_grace(spec: SearchSpec, base: Config) -> None:
+    """A first rung past the trials' last epoch would never stop one, which Tune accepts silently.
+    At the last epoch is allowed: the scheduler then records every trial and stops none."""
+    epochs = base.train.epochs
+    if spec.grace_period > epochs and scheduler_brackets(spec.scheduler, epochs, spec.grace_period,
+                                                         spec.reduction_factor):
+        label = SCHEDULERS.get(spec.scheduler).label
+        raise UserError(f"--grace-period {spec.grace_period} is past the {epochs} epoch"
+                        f"{'s' * (epochs != 1)} each trial runs (--max-epochs or train.epochs), so "
+                        f"{label} would never stop a trial early; give --grace-period from 1 to "
+                        f"{epochs}, or --scheduler none to run every trial in full")
 
 
 def _check_fp16_has_gpus(spec: SearchSpec, space: SearchSpace, base: Config) -> None:

@@ -21,6 +21,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # package data (the repository's search_spaces/ links here), so a wheel install has it too
 DEFAULT_SPACE = PACKAGE_DIR / "search_spaces" / "quickstart.yaml"
 DEFAULT_RESULTS = Path("results")
+MAX_SEED = 2**32 - 1  # the largest seed numpy's generators (and so Optuna's samplers) take
 
 
 def results_option(results: str | Path) -> str:

@@ -57,6 +57,23 @@ CASES = [
     Case("time-budget nan", _submit("--time-budget", "nan"), ("finite number",)),
     Case("spec with a bad type", _submit("--spec", "{f}/spec_many.json"),
          ("num_samples must be an integer",)),
+    Case("seed -1", _submit("--seed", "-1"), ("'--seed'", "0<=x<=4294967295")),
+    Case("seed 2**32 in a spec", _submit("--spec", "{f}/spec_seed.json"),
+         ("--seed must be from 0 to 4294967295, got 4294967296",)),
+    Case("refine seed -1", ["refine", "done", "--results", "{f}/records", "--seed", "-1"],
+         ("'--seed'", "0<=x<=4294967295")),
+    Case("empty name", _submit("--name", ""), ("--name '' must be a plain folder name",)),
+    Case("refine empty name", ["refine", "done", "--results", "{f}/records", "--name", ""],
+         ("--name '' must be a plain folder name",)),
+    Case("grace period past the epochs", _submit("--grace-period", "3"),
+         ("--grace-period 3 is past the 1 epoch each trial runs", "give --grace-period from 1 to 1",
+          "--scheduler none")),
+    Case("unknown searched key", _submit("--space", "{f}/unknown_param.yaml"),
+         ("unknown_param.yaml: parameters.model.nope: unknown config key 'model.nope'",)),
+    Case("unknown fixed key", _submit("--space", "{f}/unknown_fixed.yaml"),
+         ("unknown_fixed.yaml: fixed.model.nope: unknown config key 'model.nope'",)),
+    Case("--set unknown key", _submit("--set", "model.nope=3"),
+         ("--set model.nope: unknown config key 'model.nope'",)),
     Case("space not UTF-8", _submit("--space", "{f}/latin1.yaml"), ("not UTF-8",)),
     Case("config not UTF-8", ["train", "--config", "{f}/latin1.yaml", "--out", "{f}/t"], ("not UTF-8",)),
     Case("integer key under fixed", _submit("--space", "{f}/intkey.yaml"), ("fixed key 3 is not",)),
@@ -133,9 +150,12 @@ def write_inputs(f: Path) -> None:
 
     (f / "empty").mkdir()
     (f / "spec_many.json").write_text(json.dumps({"num_samples": "many"}))
+    (f / "spec_seed.json").write_text(json.dumps({"seed": 2**32}))
     (f / "latin1.yaml").write_bytes("description: caf\xe9\n".encode("latin-1"))
     space = "parameters:\n  optim.lr_g: {type: float, low: 1.0e-4, high: 1.0e-3}\n"
     (f / "intkey.yaml").write_text("fixed:\n  3: 4\n" + space)
+    (f / "unknown_fixed.yaml").write_text("fixed:\n  model.nope: 4\n" + space)
+    (f / "unknown_param.yaml").write_text(space + "  model.nope: {type: int, low: 1, high: 2}\n")
     (f / "modemin.yaml").write_text("mode: min\n" + space)
     (f / "logstr.yaml").write_text(space.replace("high: 1.0e-3}", "high: 1.0e-3, log: 'false'}"))
     (f / "conditional.yaml").write_text(

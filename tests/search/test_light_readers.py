@@ -30,7 +30,7 @@ def test_a_mistyped_key_is_answered_before_torch_or_ray_load(tmp_path: Path) -> 
             "print(sorted(m for m in ('torch', 'ray', 'optuna') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                           text=True, cwd=REPO)
-    assert "error: unknown config key 'model.depthx'" in proc.stderr
+    assert "error: --set model.depthx: unknown config key 'model.depthx'" in proc.stderr
     assert proc.stdout.split() == ["exit", "2", "[]"], proc.stdout
 
 
