@@ -254,6 +254,10 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
         "checkpoint": str(checkpoint), "data": f"{data_cfg.path} ({which})",
         "masks": mask_desc, "image size": f"{size}px", "images per bin": str(len(images)),
         "seed": str(seed)}, feature_metrics=features.names if features else [])
+    # every bin's holes before anything is said: an unknown kind, or a folder without masks in
+    # a bin, is the one error line
+    bin_holes = [bin_masks(mask_cfg, size, ratio, len(images), seed * 1000 + k)
+                 for k, ratio in enumerate(HOLE_BINS)]
     mismatch = data_mismatch(cfg.data, data_cfg)
     if mismatch:
         warn(mismatch)
@@ -268,9 +272,8 @@ def evaluate_checkpoint(checkpoint: Path, data: str | None = None, masks: str | 
         t0 = time.perf_counter()
         features.set_real(target)
         result.scoring_seconds += time.perf_counter() - t0
-    for k, ratio in enumerate(HOLE_BINS):
+    for ratio, holes in zip(HOLE_BINS, bin_holes, strict=True):
         label = bin_label(ratio)
-        holes = bin_masks(mask_cfg, size, ratio, len(images), seed * 1000 + k)
         comps = []
         for method in result.methods:
             t0 = time.perf_counter()

@@ -39,7 +39,7 @@ def test_bad_input_is_one_error_line_and_starts_nothing(case: Case, files: Path,
     lines = [ln for ln in out.splitlines() if ln.strip() and not ln.startswith("[I ")]
     errors = [ln for ln in lines if ln.startswith("error:")]
     assert code == 2, (code, out[-2000:])
-    assert len(errors) == 1 and "Traceback" not in out, out[-2000:]
+    assert lines == errors and len(errors) == 1 and "Traceback" not in out, out[-2000:]
     for needle in case.expect:
         assert needle in errors[0], (needle, errors[0])
     assert not ray.is_initialized(), "Ray was started for an input that was refused"
