@@ -527,13 +527,14 @@ def export(name: str, out: str | None, results: str) -> None:
                    "gp+none; repeat it (default: random+none, tpe+none, random+asha, tpe+asha). "
                    "Samplers: " + ", ".join(SAMPLERS.names()) + "; schedulers: "
                    + ", ".join(SCHEDULERS.names()) + ".")
-@click.option("--seeds", type=int, default=10, show_default=True,
+@click.option("--seeds", type=click.IntRange(min=1), default=10, show_default=True,
               help="Simulated searches per strategy (sampler seeds 0..N-1).")
-@click.option("--trials", type=int, default=10, show_default=True,
+@click.option("--trials", type=click.IntRange(min=1), default=10, show_default=True,
               help="Budget: the epochs of this many full trials, the same for every strategy.")
-@click.option("--max-concurrent", type=int, default=2, show_default=True, help="Trials at once.")
-@click.option("--startup-trials", type=int, default=SPEC.startup_trials, show_default=True,
-              help="TPE: random proposals before it starts modelling the results.")
+@click.option("--max-concurrent", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Trials at once.")
+@click.option("--startup-trials", type=click.IntRange(min=0), default=SPEC.startup_trials,
+              show_default=True, help="TPE: random proposals before it starts modelling the results.")
 @click.option("--seconds-per-epoch", type=float, default=0.05, show_default=True,
               help="Mean time a replayed epoch takes (orders concurrent trials' results).")
 @click.option("--results", default="results/simulated", show_default=True,
@@ -552,13 +553,16 @@ def simulate(experiments: tuple[str, ...], strategies: tuple[str, ...], seeds: i
     import optuna
 
     from raysearch.search.compare import STRATEGIES, compare_strategies, comparison_table
+    from raysearch.search.options import finite_number
     from raysearch.search.runner import SearchSpec
     from raysearch.search.simulate import CurveTable, simulate_search
     from raysearch.search.strategy import Strategy
 
+    finite_number("--seconds-per-epoch", seconds_per_epoch, at_least=0, strictly=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one "study created" line per search
     table = CurveTable.from_experiments([Path(e) for e in experiments])
-    chosen = [Strategy.parse(s) for s in strategies] or list(STRATEGIES)
+    # each strategy once: "tpe" and "tpe+asha" are one, and would share experiment names
+    chosen = list(dict.fromkeys(Strategy.parse(s) for s in strategies)) or list(STRATEGIES)
     click.echo(f"table: {len(table.curves)} complete {table.epochs}-epoch curves "
                f"({table.left_out} shorter trials left out) from {len(experiments)} experiment(s)")
     base = SearchSpec(name="simulated", results=results, max_epochs=table.epochs,

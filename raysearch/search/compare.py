@@ -84,7 +84,7 @@ def comparison_table(runs: dict[str, list[Path]], metric: str, mode: str, budget
     """A Markdown table of each strategy's anytime results, and the numbers behind it."""
     stats = {label: summarise(strategy_curves(paths, metric, mode, budget), mode)
              for label, paths in runs.items()}
-    lines = [f"| strategy | seeds | best {metric} at {budget} epochs | at {budget // 3} epochs | "
+    lines = [f"| strategy | seeds | best {metric} at {budget} epochs | at {max(1, budget // 3)} epochs | "
              "mean best-so-far over the budget |", "|---|---|---|---|---|"]
     for label, s in stats.items():
         lines.append(f"| {label} | {s['seeds']} | {_mean_sd(s['final'])} | "

@@ -31,7 +31,7 @@ from raysearch.errors import UserError
 from raysearch.search.experiment import Experiment, open_experiment
 from raysearch.search.objectives import Objective
 from raysearch.search.records import TrialRecord, best_of, read_trials
-from raysearch.search.runner import Prepared, SearchSpec, _check_spec, check_name, claim_experiment
+from raysearch.search.runner import Prepared, SearchSpec, _check_spec, claim_experiment
 from raysearch.search.space import Param, SearchSpace, load_space, parse_space, trial_config, validate_space
 from raysearch.search.store import SPEC_FILE
 
@@ -81,8 +81,6 @@ def _check_options(rs: RefineSpec) -> None:
                         f"got {rs.population}")
     if rs.epochs is not None:
         _check_epochs(rs, rs.epochs)
-    if rs.name is not None:
-        check_name(rs.name)
 
 
 def _check_epochs(rs: RefineSpec, epochs: int) -> None:
@@ -221,7 +219,7 @@ def winner_config(exp: Experiment, winner: TrialRecord, epochs: int | None) -> C
 def prepare_refine(rs: RefineSpec, check: Callable[[Config], None] | None = None,
                    say: Callable[[str], None] = print) -> RefinePrepared:
     """Check the request, the source search and the data, and take the experiment's lock: no Ray."""
-    _check_options(rs)
+    check_request(rs)  # the options first, before anything is read or said
     exp = open_experiment(rs.source, rs.results)
     winner = winner_of(exp)
     cfg = winner_config(exp, winner, rs.epochs)

@@ -192,6 +192,21 @@ def test_every_strategy_spends_the_same_budget(ray_local: None, table: CurveTabl
         assert all("reported_at" in h for t in trials for h in t.history)
 
 
+def test_the_cli_runs_a_strategy_given_twice_once(ray_local: None, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """"tpe" and "tpe+asha" are one strategy: simulated once (the second used to collide with
+    the first's experiment folder after it had run)."""
+    from raysearch.cli import main
+
+    recorded = write_experiment(tmp_path / "recorded", table_rows())
+    main(["simulate", str(recorded), "--strategy", "tpe", "--strategy", "tpe+asha", "--seeds", "1",
+          "--trials", "1", "--startup-trials", "1", "--seconds-per-epoch", "0.01",
+          "--results", str(tmp_path / "sim")])
+    rows = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| tpe+asha |")]
+    assert len(rows) == 1
+    assert [p.name.split("-", 2)[2] for p in (tmp_path / "sim").iterdir()] == ["tpe-asha-s0"]
+
+
 @pytest.mark.slow
 def test_gp_with_hyperband_then_a_warm_start_through_the_real_search(ray_local: None,
                                                                      tmp_path: Path) -> None:
