@@ -27,6 +27,19 @@ def rung_epochs(max_t: int, grace_period: int, reduction_factor: float) -> list[
     return [int(grace * reduction_factor**k) for k in range(count)]
 
 
+def budget_end(saved: dict[str, Any], trials: list[TrialRecord]) -> str | None:
+    """Why a budget ended the search, as its driver recorded in raysearch.json's ``ended``; for
+    a search from before that was recorded, an epoch budget its trials have spent."""
+    ended = saved.get("ended")
+    if isinstance(ended, dict) and ended.get("reason"):
+        return str(ended["reason"])
+    budget = int((saved.get("spec") or {}).get("epoch_budget") or 0)
+    spent = sum(len(t.history) for t in trials)
+    if budget and spent >= budget:
+        return f"epoch budget of {budget} reached ({spent} epochs trained)"
+    return None
+
+
 @dataclass
 class Experiment:
     path: Path
@@ -81,6 +94,11 @@ class Experiment:
         """How a ``raysearch refine`` experiment was set up (None for a search)."""
         r = self.spec.get("refine")
         return dict(r) if isinstance(r, dict) else None
+
+    @property
+    def ended_by(self) -> str | None:
+        """Why a budget ended the search before its --num-samples trials (None: it did not)."""
+        return budget_end(self.spec, self.trials)
 
     def finished(self, metric: str | None = None) -> list[TrialRecord]:
         """Trials that ended normally (all epochs, or stopped early) with a finite ``metric``."""
@@ -169,6 +187,8 @@ def status_table(exp: Experiment) -> str:
     summary = f"{exp.name}: {done}/{exp.num_samples} trials ended, metric {exp.metric} ({exp.mode})"
     if best is not None:
         summary += f"; best (*) trial {best.number}"
+    if exp.ended_by:
+        summary += f"\nended early: {exp.ended_by}"
     if exp.refine:
         r = exp.refine
         summary += (f"\n{str(r.get('scheduler', 'pbt')).upper()} refinement of {r.get('source')} "

@@ -51,8 +51,8 @@ class Tally:
 
     def __init__(self, metric: str, mode: str, records: Any = ()) -> None:
         self.metric, self.sign = metric, 1.0 if mode == "max" else -1.0
-        self._kind: dict[str, tuple[int, int, int, int]] = {}
-        self.done = self.running = self.stopped = self.failed = 0
+        self._kind: dict[str, tuple[int, int, int, int, int]] = {}
+        self.done = self.running = self.stopped = self.failed = self.budget_stopped = 0
         self.best: TrialRecord | None = None
         for rec in records:
             self.update(rec)
@@ -61,13 +61,15 @@ class Tally:
         """Count ``rec`` as it is now (it may have been counted before, as it was then)."""
         live = rec.state != TrialState.LOST
         kind = (int(live and rec.ended), int(live and rec.state == TrialState.RUNNING),
-                int(live and rec.stopped_by_asha), int(live and rec.state == TrialState.ERROR))
-        old = self._kind.get(rec.trial_id, (0, 0, 0, 0))
+                int(live and rec.stopped_by_asha), int(live and rec.state == TrialState.ERROR),
+                int(live and rec.stopped_by_budget))
+        old = self._kind.get(rec.trial_id, (0, 0, 0, 0, 0))
         self._kind[rec.trial_id] = kind
         self.done += kind[0] - old[0]
         self.running += kind[1] - old[1]
         self.stopped += kind[2] - old[2]
         self.failed += kind[3] - old[3]
+        self.budget_stopped += kind[4] - old[4]
         v = rec.value(self.metric)
         best = self.best.value(self.metric) if self.best is not None else None
         if v is not None and (best is None or self.sign * v > self.sign * best):
@@ -115,7 +117,8 @@ class Progress(Callback):
 
     def counts(self) -> dict[str, int]:
         t = self.tally()
-        return {"done": t.done, "running": t.running, "stopped": t.stopped, "failed": t.failed}
+        return {"done": t.done, "running": t.running, "stopped": t.stopped, "failed": t.failed,
+                "budget": t.budget_stopped}
 
     def status_line(self) -> str:
         """One line of fixed-width columns (a column widens only past its width)."""
@@ -138,8 +141,10 @@ class Progress(Callback):
         recs = [r for r in self.records().values() if r.state != TrialState.LOST]
         c = self.counts()
         stops = f"{c['stopped']} stopped early by {self.stopper}, " if self.stopper else ""
+        stops += f"{c['budget']} stopped by the search's budget, " if c["budget"] else ""
+        full = c["done"] - c["stopped"] - c["failed"] - c["budget"]
         lines = [f"{c['done']} of {self.total} trials ended: {stops}"
-                 f"{c['failed']} failed, {c['done'] - c['stopped'] - c['failed']} ran all epochs"]
+                 f"{c['failed']} failed, {full} ran all epochs"]
         scored = sorted((r for r in recs if finite(r.value(self.metric))),
                         key=lambda r: r.value(self.metric) or 0.0, reverse=self.mode == "max")
         if len(scored) >= 2:

@@ -27,6 +27,7 @@ from typing import Any
 
 from raysearch.config import config_from_dict
 from raysearch.errors import UserError
+from raysearch.search.experiment import budget_end
 from raysearch.search.lock import ExperimentLock
 from raysearch.search.objectives import Objective
 from raysearch.search.records import TrialRecord, TrialState, best_of, read_trials
@@ -43,6 +44,7 @@ from raysearch.search.runner import (
 )
 from raysearch.search.signing import check_signed
 from raysearch.search.space import parse_space
+from raysearch.search.spec import results_option
 from raysearch.search.store import RecordStore, default_storage_url, join
 from raysearch.search.trackers import check_trackers
 
@@ -118,6 +120,12 @@ def resume_search(name: str, results: str = "results", storage: str | None = Non
     spec_dict = saved["spec"]
     trials = read_trials(local)
     ended = _ended(trials, retry_errored)
+    budget = budget_end(saved, trials)
+    if budget:  # Tune's restored stopper would end it again at once
+        say(f"search {name!r} already ended: {budget}; nothing to resume. To search on, start "
+            f"a new search told of this one's trials: raysearch submit --warm-start {name}"
+            f"{results_option(results)}")
+        return Resumed(name, True, ended)
     if ended >= spec_dict["num_samples"] and all(t.ended for t in trials):
         say(f"search {name!r} already finished: {ended} of {spec_dict['num_samples']} trials "
             "ended; nothing to resume")

@@ -37,6 +37,7 @@ from raysearch.search.spec import (
     PACKAGE_DIR,
     TUNE_DIR,
     SearchSpec,
+    results_option,
     spec_fields,
 )
 from raysearch.search.storage import check_shared_storage
@@ -587,8 +588,11 @@ def run_search(p: Prepared, address: str | None = None,
     elapsed = time.perf_counter() - t0
     budget = budget_reached(p.spec, elapsed)
     if budget:
-        close_open_trials(p.spec, budget)
-        say(f"search ended after {elapsed:.0f} s: {budget}")
+        cut = close_open_trials(p.spec, budget)
+        record_end(p.spec, budget)
+        say(f"search ended after {elapsed:.0f} s: {budget}"
+            + (f"; {cut} running trial{'s' * (cut != 1)} stopped at {'their' if cut != 1 else 'its'}"
+               " last epoch, checkpoints kept" if cut else ""))
     else:
         say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
             f"{elapsed:.0f} s")
@@ -621,9 +625,9 @@ def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
     return None
 
 
-def close_open_trials(spec: SearchSpec, reason: str) -> None:
+def close_open_trials(spec: SearchSpec, reason: str) -> int:
     """Trials that a budget stopped mid-way: Tune tells no callback, so their records would stay
-    RUNNING. They ended (their checkpoints count) and are marked so."""
+    RUNNING. They ended (their checkpoints count) and are marked so; returns how many."""
     trials = read_trials(spec.experiment)
     open_ = [t for t in trials if not t.ended]
     for t in open_:
@@ -631,6 +635,16 @@ def close_open_trials(spec: SearchSpec, reason: str) -> None:
     if open_:
         write_trials(spec.store(), trials)
     _prune_running_study_trials(spec)
+    return len(open_)
+
+
+def record_end(spec: SearchSpec, reason: str) -> None:
+    """raysearch.json's ``ended``: a budget ended the search, which ``status`` says and
+    ``resume`` respects (Tune's restored stoppers would end it again at once)."""
+    store = spec.store()
+    saved = store.read_json(SPEC_FILE)
+    if isinstance(saved, dict):
+        store.write_json(SPEC_FILE, {**saved, "ended": {"reason": reason, "at": time.time()}})
 
 
 def _prune_running_study_trials(spec: SearchSpec) -> None:
@@ -655,5 +669,5 @@ def finished_trials(spec: SearchSpec, say: Callable[[str], None] = print) -> boo
     if ended >= spec.num_samples:
         return True
     say(f"{ended} of {spec.num_samples} trials ended; continue with: raysearch resume {spec.name}"
-        f"{'' if spec.results == 'results' else f' --results {spec.results}'}")
+        f"{results_option(spec.results)}")
     return False

@@ -53,6 +53,16 @@ def test_the_summary_counts_stops_and_names_a_runner_up_within_noise() -> None:
     assert len(apart.summary()) == 1  # 2.45 dB apart: no runner-up line
 
 
+def test_the_summary_counts_the_trials_a_budget_stopped_apart() -> None:
+    """A resumed search's budget-stopped trials did not run all their epochs."""
+    cut = _done(2, 19.0, epochs=2)
+    cut.stopped_by_budget = True
+    p = Progress(_recorder(_done(0, 21.5), _done(1, 18.0, 1, early=True), cut), 8, "val_psnr",
+                 "max", print)
+    assert p.summary()[0] == ("3 of 8 trials ended: 1 stopped early by ASHA, 1 stopped by the "
+                              "search's budget, 0 failed, 1 ran all epochs")
+
+
 def test_nothing_stops_trials_early_nothing_is_counted() -> None:
     """--scheduler none and PBT stop no trial early: the lines leave out ASHA's count."""
     recs = [_done(0, 21.5), _done(1, 22.0)]

@@ -13,8 +13,9 @@ import pytest
 from raysearch.cli import main
 from raysearch.errors import UserError
 from raysearch.search.anytime import anytime_curve, epochs_to_reach, kendall_tau, pad_curve, ranking
-from raysearch.search.experiment import open_experiment
+from raysearch.search.experiment import budget_end, open_experiment, status_table
 from raysearch.search.records import TrialRecord
+from raysearch.search.resume import resume_search
 from raysearch.search.runner import SearchSpec, prepare_search, run_search
 from raysearch.search.space import parse_space
 from raysearch.search.strategy import (
@@ -130,6 +131,31 @@ def test_time_budget_ends_the_search_and_keeps_what_finished(ray_local: None, tm
     study = open_study(spec.study_url, "timed")
     states = {t.state for t in study.get_trials(deepcopy=False)}
     assert optuna.trial.TrialState.RUNNING not in states
+    # the end is recorded: status says why, and resume leaves the search as it is (Tune's restored
+    # stopper would end it again at once, and it used to say "continue with: raysearch resume")
+    exp = open_experiment("timed", tmp_path / "results")
+    assert exp.ended_by == "time budget of 40 s reached"
+    assert "\nended early: time budget of 40 s reached" in status_table(exp)
+    before = (exp.path / "trials.json").read_text()
+    said: list[str] = []
+    resumed = resume_search("timed", str(tmp_path / "results"), say=said.append)
+    assert resumed.already_finished and len(said) == 1, said
+    assert said[0].startswith("search 'timed' already ended: time budget of 40 s reached; nothing "
+                              "to resume") and "raysearch submit --warm-start timed --results" in said[0]
+    assert (exp.path / "trials.json").read_text() == before
+
+
+def test_an_epoch_budget_spent_ends_a_search_recorded_before_the_end_was() -> None:
+    """A search whose records predate raysearch.json's "ended": its epoch budget, if spent."""
+    trials = [TrialRecord(f"t{i}", i, history=[{"epoch": e} for e in range(1, 3)])
+              for i in range(2)]
+    assert budget_end({"spec": {"epoch_budget": 4}}, trials) == (
+        "epoch budget of 4 reached (4 epochs trained)")
+    assert budget_end({"spec": {"epoch_budget": 5}}, trials) is None
+    assert budget_end({"spec": {}}, trials) is None
+    assert budget_end({"spec": {"epoch_budget": 5}, "ended": {"reason": "time budget of 9 s "
+                                                               "reached"}}, trials) == (
+        "time budget of 9 s reached")
 
 
 def test_negative_time_budget_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
