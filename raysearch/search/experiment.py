@@ -207,8 +207,8 @@ def _orphaned(exp: Experiment) -> str:
 
     running = [t.number for t in exp.trials if t.state in (TrialState.RUNNING, TrialState.PENDING)]
     lock = exp.path / LOCK_FILE
-    if not running or (lock.exists() and not is_stale(read_holder(exp.path), lock)):
-        return ""
+    if not running or exp.ended_by or (lock.exists() and not is_stale(read_holder(exp.path), lock)):
+        return ""  # (a budget that ended the search ended its trials too)
     from raysearch.search.spec import results_option
 
     trials = ", ".join(map(str, running))

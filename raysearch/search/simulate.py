@@ -33,7 +33,10 @@ from raysearch.search.runner import (
     SPEC_FILE,
     Prepared,
     SearchSpec,
+    budget_reached,
     build_tuner,
+    close_open_trials,
+    record_end,
     write_spec,
 )
 from raysearch.search.space import Param, SearchSpace, metric_modes, parse_space
@@ -180,7 +183,12 @@ def simulate_search(table: CurveTable, spec: SearchSpec, seconds_per_epoch: floa
     write_spec(p)
     fn = tune.with_parameters(replay_trial, table=table, seconds_per_epoch=seconds_per_epoch)
     trainable = tune.with_resources(fn, {"cpu": spec.cpus_per_worker})
+    t0 = time.perf_counter()
     build_tuner(p, say, trainable=trainable).fit()
     if not read_trials(spec.experiment):
         raise UserError(f"simulated search {spec.name!r} recorded no trial")
+    budget = budget_reached(spec, time.perf_counter() - t0)
+    if budget:  # as a real search's end: the trials it cut short ended, and why it ended
+        close_open_trials(spec, budget)
+        record_end(spec, budget)
     return spec.experiment

@@ -111,3 +111,11 @@ def test_status_says_when_no_driver_runs_a_search_with_running_trials(
     (exp / LOCK_FILE).unlink()
     trials("TERMINATED", "TERMINATED", "ERROR")
     assert "no driver" not in status_table(open_experiment("k1", "results"))
+    # a budget ended it (records from before simulate closed such trials): that is the line
+    (exp / "raysearch.json").write_text(json.dumps({
+        "spec": {"name": "k1", "num_samples": 3, "epoch_budget": 2}, "metric": "val_psnr",
+        "mode": "max"}))
+    trials("TERMINATED", "RUNNING", "RUNNING")
+    table = status_table(open_experiment("k1", "results"))
+    assert table.splitlines()[1] == "ended early: epoch budget of 2 reached (3 epochs trained)"
+    assert "no driver" not in table

@@ -13,6 +13,7 @@ from raysearch.config import Config
 from raysearch.errors import UserError
 from raysearch.search.asha import read_asha_state
 from raysearch.search.compare import STRATEGIES, compare_strategies
+from raysearch.search.experiment import open_experiment, status_table
 from raysearch.search.recorder import read_trials
 from raysearch.search.runner import SPEC_FILE, TUNE_LOGGERS_ENV, SearchSpec, records_replace_tune_logs
 from raysearch.search.simulate import CurveTable, simulate_search
@@ -190,6 +191,11 @@ def test_every_strategy_spends_the_same_budget(ray_local: None, table: CurveTabl
             assert 3 * EPOCHS <= spent <= 3 * EPOCHS + 1
             assert len(trials) > 3
         assert all("reported_at" in h for t in trials for h in t.history)
+        # as a real search that its budget ended: no trial left RUNNING, and status says why
+        assert all(t.ended for t in trials), [t.state for t in trials]
+        exp = open_experiment(folder.name, folder.parent)
+        assert exp.ended_by and exp.ended_by.startswith(f"epoch budget of {3 * EPOCHS} reached")
+        assert "no driver runs" not in status_table(exp)
 
 
 def test_the_cli_runs_a_strategy_given_twice_once(ray_local: None, tmp_path: Path,
