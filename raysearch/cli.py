@@ -40,10 +40,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise UserError(f"--set {item!r}: write KEY=VALUE, e.g. --set model.depth=3")
         key = key.strip()
-        try:
-            key_type(key)
-        except UserError as e:  # said here, where the key was written
-            raise UserError(f"--set {key}: {e}") from None
+        key_type(key, at=f"--set {key}")
         try:
             out[key] = yaml.safe_load(raw)
         except yaml.YAMLError:
@@ -213,7 +210,7 @@ def submit(space_path: Path | None, name: str | None, sets: tuple[str, ...], add
         chosen["overrides"] = {**chosen.get("overrides", {}), **_parse_sets(sets)}
     if name is not None:  # --name '' is refused with the other bad names, not replaced
         chosen["name"] = name
-    chosen["name"] = chosen.get("name", time.strftime("search-%Y%m%d-%H%M%S"))
+    chosen.setdefault("name", time.strftime("search-%Y%m%d-%H%M%S"))
     spec = SearchSpec(**chosen)
     if address:
         from raysearch.search.options import check_address

@@ -175,8 +175,10 @@ def dotted_keys(cls: type = Config, prefix: str = "") -> list[str]:
     return keys
 
 
-def key_type(path: str) -> Any:
-    """The declared type of a dotted key; a UserError naming the valid keys if it does not exist."""
+def key_type(path: str, at: str = "") -> Any:
+    """The declared type of a dotted key; a UserError naming the valid keys if it does not exist
+    (its message starts with ``at``, where the key was written, when given)."""
+    at = f"{at}: " if at else ""
     cls: Any = Config
     parts = path.split(".")
     for i, part in enumerate(parts):
@@ -186,12 +188,13 @@ def key_type(path: str) -> Any:
         if part not in hints:
             where = ".".join(parts[:i]) or "top level"
             valid = _listed(hints)
-            raise UserError(f"unknown config key {path!r} ({where} has: {valid})")
+            raise UserError(f"{at}unknown config key {path!r} ({where} has: {valid})")
         cls = hints[part]
         if i < len(parts) - 1 and not dataclasses.is_dataclass(cls):
-            raise UserError(f"unknown config key {path!r}: {'.'.join(parts[: i + 1])} is a value")
+            raise UserError(f"{at}unknown config key {path!r}: {'.'.join(parts[: i + 1])} is a "
+                            "value")
     if dataclasses.is_dataclass(cls):
-        raise UserError(f"config key {path!r} is a section; give one of its keys")
+        raise UserError(f"{at}config key {path!r} is a section; give one of its keys")
     return cls
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -95,7 +96,7 @@ class Experiment:
         r = self.spec.get("refine")
         return dict(r) if isinstance(r, dict) else None
 
-    @property
+    @functools.cached_property
     def ended_by(self) -> str | None:
         """Why a budget ended the search before its --num-samples trials (None: it did not)."""
         return budget_end(self.spec, self.trials)

@@ -101,18 +101,13 @@ def _check_spec(spec: SearchSpec) -> None:
     if is_uri(spec.results):
         raise UserError(f"--results {spec.results}: bucket URIs are not supported for experiment "
                         "folders yet; give a folder on shared storage mounted on every node (NFS)")
-    check_name(spec.name)
+    if not spec.name or "/" in spec.name or spec.name.startswith("."):
+        raise UserError(f"--name {spec.name!r} must be a plain folder name")
     if spec.storage:
         check_storage(spec.storage)
     if spec.optuna_storage:
         spec.optuna_storage = check_optuna_storage(spec.optuna_storage)
     check_trackers(spec.loggers, spec.mlflow_uri)
-
-
-def check_name(name: str) -> None:
-    """An experiment's name is the folder it lives in, under --results."""
-    if not name or "/" in name or name.startswith("."):
-        raise UserError(f"--name {name!r} must be a plain folder name")
 
 
 def _check_writable(folder: Path) -> None:
@@ -586,13 +581,11 @@ def run_search(p: Prepared, address: str | None = None,
     finally:
         p.lock.release()
     elapsed = time.perf_counter() - t0
-    budget = budget_reached(p.spec, elapsed)
+    budget, cut = end_if_budget_spent(p.spec, elapsed)
     if budget:
-        cut = close_open_trials(p.spec, budget)
-        record_end(p.spec, budget)
-        say(f"search ended after {elapsed:.0f} s: {budget}"
-            + (f"; {cut} running trial{'s' * (cut != 1)} stopped at {'their' if cut != 1 else 'its'}"
-               " last epoch, checkpoints kept" if cut else ""))
+        trials = "1 running trial stopped at its" if cut == 1 else f"{cut} running trials stopped at their"
+        stopped = f"; {trials} last epoch, checkpoints kept" if cut else ""
+        say(f"search ended after {elapsed:.0f} s: {budget}{stopped}")
     else:
         say(f"search {'finished' if finished_trials(p.spec, say) else 'stopped'} after "
             f"{elapsed:.0f} s")
@@ -625,6 +618,22 @@ def budget_reached(spec: SearchSpec, elapsed_s: float) -> str | None:
     return None
 
 
+def end_if_budget_spent(spec: SearchSpec, elapsed_s: float) -> tuple[str | None, int]:
+    """After ``fit``: if a budget ended the search, close the trials it cut short and record why
+    (raysearch.json's ``ended``, which ``status`` says and ``resume`` respects: Tune's restored
+    stoppers would end it again at once). The reason (None: no budget ended it) and how many
+    trials it cut short."""
+    budget = budget_reached(spec, elapsed_s)
+    if not budget:
+        return None, 0
+    cut = close_open_trials(spec, budget)
+    store = spec.store()
+    saved = store.read_json(SPEC_FILE)
+    if isinstance(saved, dict):
+        store.write_json(SPEC_FILE, {**saved, "ended": {"reason": budget, "at": time.time()}})
+    return budget, cut
+
+
 def close_open_trials(spec: SearchSpec, reason: str) -> int:
     """Trials that a budget stopped mid-way: Tune tells no callback, so their records would stay
     RUNNING. They ended (their checkpoints count) and are marked so; returns how many."""
@@ -636,15 +645,6 @@ def close_open_trials(spec: SearchSpec, reason: str) -> int:
         write_trials(spec.store(), trials)
     _prune_running_study_trials(spec)
     return len(open_)
-
-
-def record_end(spec: SearchSpec, reason: str) -> None:
-    """raysearch.json's ``ended``: a budget ended the search, which ``status`` says and
-    ``resume`` respects (Tune's restored stoppers would end it again at once)."""
-    store = spec.store()
-    saved = store.read_json(SPEC_FILE)
-    if isinstance(saved, dict):
-        store.write_json(SPEC_FILE, {**saved, "ended": {"reason": reason, "at": time.time()}})
 
 
 def _prune_running_study_trials(spec: SearchSpec) -> None:

@@ -33,10 +33,8 @@ from raysearch.search.runner import (
     SPEC_FILE,
     Prepared,
     SearchSpec,
-    budget_reached,
     build_tuner,
-    close_open_trials,
-    record_end,
+    end_if_budget_spent,
     write_spec,
 )
 from raysearch.search.space import Param, SearchSpace, metric_modes, parse_space
@@ -187,8 +185,5 @@ def simulate_search(table: CurveTable, spec: SearchSpec, seconds_per_epoch: floa
     build_tuner(p, say, trainable=trainable).fit()
     if not read_trials(spec.experiment):
         raise UserError(f"simulated search {spec.name!r} recorded no trial")
-    budget = budget_reached(spec, time.perf_counter() - t0)
-    if budget:  # as a real search's end: the trials it cut short ended, and why it ended
-        close_open_trials(spec, budget)
-        record_end(spec, budget)
+    end_if_budget_spent(spec, time.perf_counter() - t0)  # as a real search ends
     return spec.experiment

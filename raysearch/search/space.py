@@ -145,14 +145,6 @@ def _number(value: Any, where: str, what: str, integer: bool) -> float | int:
     return float(value)
 
 
-def _known_key(name: str, at: str) -> None:
-    """An unknown config key is refused with the valid ones listed, and where it was written."""
-    try:
-        key_type(name)
-    except UserError as e:
-        raise UserError(f"{at}: {e}") from None
-
-
 def _parse_param(name: str, spec: Any, where: str, known: set[str]) -> Param:
     at = f"{where}: parameters.{name}"
     if not isinstance(spec, dict):
@@ -215,8 +207,8 @@ def parse_space(raw: Any, where: str) -> SearchSpace:
         if bad:
             raise UserError(f"{where}: {section} key {bad[0]!r} is not a dotted config key "
                             "(e.g. optim.lr_g)")
-        for key in keys:
-            _known_key(key, f"{where}: {section}.{key}")
+        for key in keys:  # an unknown one is refused with the valid ones listed
+            key_type(key, at=f"{where}: {section}.{key}")
     if not params_raw:
         raise UserError(f"{where}: 'parameters' is empty: nothing to search")
     space = SearchSpace(path=where, description=str(raw.get("description", "")),
